@@ -1,0 +1,36 @@
+/**
+ * What routecar knows about one request before deciding where it goes.
+ * Built once by ingress from the headers and the parsed body; read by rules and by decide.
+ */
+
+/** The OpenAI endpoints routecar serves. */
+export type Endpoint = 'chat.completions' | 'completions' | 'embeddings' | 'responses';
+
+export interface RequestFeatures {
+  /** Which OpenAI endpoint was called. */
+  readonly endpoint: Endpoint;
+  /** `body.model` as the app sent it: the name of a route. */
+  readonly route: string;
+  /** `body.stream === true`. */
+  readonly stream: boolean;
+  /** `x-tenant-id`, when sent. */
+  readonly tenant: string | undefined;
+  /** `x-user-id`, else `body.user`, when sent. */
+  readonly user: string | undefined;
+  /** `x-priority`, when sent (free-form: rules compare it as a string). */
+  readonly priority: string | undefined;
+  /** First 16 hex chars of the SHA-256 of the bearer token; the token itself is never kept. */
+  readonly apiKeyId: string | undefined;
+  /** Prompt size estimate (about four characters per token). */
+  readonly promptTokens: number;
+  /** `max_tokens` / `max_completion_tokens` / `max_output_tokens`, when sent. */
+  readonly maxTokens: number | undefined;
+  /** Size of the request body in bytes. */
+  readonly payloadBytes: number;
+  /** USD ceiling from `x-routecar-max-cost`, when sent and valid. */
+  readonly maxCostUsd: number | undefined;
+  /** Backend named by `x-routecar-backend`; honoured only where a rule allows pins. */
+  readonly pin: string | undefined;
+  /** Request headers, lower-case names, multi-valued headers joined with ", ". */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+}

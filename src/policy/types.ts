@@ -1,0 +1,125 @@
+/**
+ * The compiled policy: what the router reads. Immutable once built; a new document or a new
+ * split from Consul produces a new snapshot that is swapped in whole.
+ * The wire type (what users write) is inferred from the schema in `schema.ts`; this file is
+ * the runtime shape that `compile.ts` produces from it.
+ */
+import type { RequestFeatures } from '../ingress/features.js';
+
+/** Per-backend timeouts, milliseconds. */
+export interface BackendTimeouts {
+  /** TCP connect (and TLS) budget. */
+  readonly connectMs: number;
+  /** From the request being sent to the first response byte. */
+  readonly firstByteMs: number;
+  /** Longest silence between two body chunks once the response has started. */
+  readonly idleMs: number;
+}
+
+export interface CompiledBackend {
+  readonly name: string;
+  /** OpenAI-compatible base URL, e.g. `http://llama:8000/v1` (no trailing slash). */
+  readonly baseUrl: string;
+  /** The backend's own model name; replaces `body.model` on the way out. */
+  readonly model: string;
+  /** USD per one million tokens. */
+  readonly price: { readonly inputPerMTok: number; readonly outputPerMTok: number };
+  readonly zone: string | undefined;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Attempts allowed in flight at once; Infinity when unset. */
+  readonly maxInflight: number;
+  readonly timeouts: BackendTimeouts;
+  /** Name of the environment variable holding the backend's API key (never the key itself). */
+  readonly apiKeyEnv: string | undefined;
+}
+
+/** How a route keeps a user on the same split variant. */
+export type StickyKey =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'header'; readonly name: string }
+  | { readonly kind: 'body'; readonly field: 'user' };
+
+/** Relative weights of the scoring terms; 0 switches a term off. */
+export interface Objective {
+  readonly latency: number;
+  readonly errors: number;
+  readonly cost: number;
+}
+
+/** Split weights by backend name, as written (not normalised); only entries > 0 are kept. */
+export type SplitWeights = ReadonlyMap<string, number>;
+
+export interface CompiledRoute {
+  readonly name: string;
+  /** Backends that may serve the route, in the order written. */
+  readonly backends: readonly string[];
+  /** Canary / A-B weights; undefined means health and cost scoring. Backends of the route absent from the split are fallbacks only. */
+  readonly split: SplitWeights | undefined;
+  /** Where the split's weights came from. */
+  readonly splitSource: 'policy' | 'consul' | undefined;
+  readonly sticky: StickyKey;
+  readonly objective: Objective;
+  /** USD ceiling per request; a request header may lower it, never raise it. */
+  readonly maxCostUsd: number | undefined;
+  /** When no backend fits under the ceiling: refuse, or take the cheapest one that is up. */
+  readonly overBudget: 'refuse' | 'cheapest';
+  /** Output tokens assumed for cost estimates when the request sets no max_tokens. */
+  readonly defaultMaxTokens: number;
+  /** Most backends tried for one request (first attempt included). */
+  readonly maxAttempts: number;
+}
+
+/** What a matching rule changes. Every field is optional; a rule names only what it changes. */
+export interface RuleActions {
+  /** Send the request to another route. */
+  readonly route?: string;
+  /** Try these backends first, in this order (when they are available). */
+  readonly prefer?: readonly string[];
+  /** Restrict the candidates to these backends. */
+  readonly only?: readonly string[];
+  /** Remove these backends from the candidates. */
+  readonly exclude?: readonly string[];
+  /** Override some objective weights. */
+  readonly objective?: Partial<Objective>;
+  /** Cost ceiling for matching requests (the lower of this and any other ceiling wins). */
+  readonly maxCostUsd?: number;
+  /** What to do when nothing fits under the ceiling. */
+  readonly overBudget?: 'refuse' | 'cheapest';
+  /** Replace the route's split for matching requests. */
+  readonly split?: SplitWeights;
+  /** Honour `x-routecar-backend` for matching requests. */
+  readonly allowPin?: boolean;
+  /** Refuse matching requests with this message (HTTP 403 unless a status is given). */
+  readonly deny?: { readonly message: string; readonly status: number };
+}
+
+export interface CompiledRule {
+  readonly name: string;
+  /** Pure predicate compiled from the rule's `match` clause. */
+  readonly matches: (features: RequestFeatures) => boolean;
+  readonly actions: RuleActions;
+}
+
+/** Options handed to each backend's opossum breaker. */
+export interface BreakerSettings {
+  readonly errorThresholdPercentage: number;
+  readonly volumeThreshold: number;
+  readonly resetTimeoutMs: number;
+}
+
+/** Rolling window geometry. */
+export interface WindowSettings {
+  readonly sizeMs: number;
+  readonly buckets: number;
+}
+
+export interface CompiledPolicy {
+  /** Short content hash of the document (plus split overrides); shown in `x-routecar-policy-version`. */
+  readonly version: string;
+  readonly backends: ReadonlyMap<string, CompiledBackend>;
+  readonly routes: ReadonlyMap<string, CompiledRoute>;
+  /** Ordered; the first rule that matches is the one applied. */
+  readonly rules: readonly CompiledRule[];
+  readonly breaker: BreakerSettings;
+  readonly window: WindowSettings;
+}

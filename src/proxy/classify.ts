@@ -1,0 +1,96 @@
+/**
+ * Outcome classification: one pure function decides whether an attempt succeeded, failed (and
+ * how), or does not count. The breaker and the rolling window both consume its result, so they
+ * never disagree about what failed.
+ */
+
+/** How an attempt failed. */
+export type FailureClass =
+  | 'refused' // connection refused / host unreachable / DNS failure
+  | 'reset' // connection reset or closed before a response
+  | 'connect_timeout'
+  | 'first_byte_timeout'
+  | 'idle_timeout' // silence between chunks after the response started
+  | 'server_error' // HTTP 5xx
+  | 'rate_limited' // HTTP 429
+  | 'stream_broken'; // upstream died after the response started
+
+export type Outcome =
+  | { readonly kind: 'success' }
+  | {
+      readonly kind: 'failure';
+      readonly failure: FailureClass;
+      /** For 429: how long the backend should get no traffic, from Retry-After (or a default). */
+      readonly coolDownMs?: number;
+    }
+  | {
+      readonly kind: 'ignored';
+      /** client_error: the app's own 4xx; client_gone: the app hung up; breaker_rejected: opossum refused the call. */
+      readonly reason: 'client_error' | 'client_gone' | 'breaker_rejected';
+    };
+
+/** What the forwarder saw of one attempt. */
+export interface Observation {
+  /** Upstream HTTP status, when a response head arrived. */
+  readonly status?: number;
+  /** Node error code of a transport failure (ECONNREFUSED, ECONNRESET, ...). */
+  readonly errorCode?: string;
+  /** Which of routecar's own timers fired, if any. */
+  readonly timeout?: 'connect' | 'firstByte' | 'idle';
+  /** The response head had been received when the failure happened. */
+  readonly responseStarted: boolean;
+  /** The app closed its connection before the attempt finished. */
+  readonly clientGone: boolean;
+  /** Raw Retry-After header of a 429/503. */
+  readonly retryAfter?: string;
+  /** Wall-clock epoch ms, for HTTP-date Retry-After values. */
+  readonly nowMs: number;
+}
+
+/** Cool-down for a 429 that carries no usable Retry-After. */
+export const DEFAULT_COOL_DOWN_MS = 1_000;
+/** Longest cool-down a Retry-After can ask for: a broken header must not park a backend for hours. */
+export const MAX_COOL_DOWN_MS = 300_000;
+
+const REFUSED_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+export function classify(o: Observation): Outcome {
+  // The app hanging up says nothing about the backend.
+  if (o.clientGone) return { kind: 'ignored', reason: 'client_gone' };
+  if (o.timeout === 'connect') return { kind: 'failure', failure: 'connect_timeout' };
+  if (o.timeout === 'firstByte') return { kind: 'failure', failure: 'first_byte_timeout' };
+  if (o.timeout === 'idle') return { kind: 'failure', failure: 'idle_timeout' };
+  if (o.errorCode !== undefined) {
+    if (o.responseStarted) return { kind: 'failure', failure: 'stream_broken' };
+    if (REFUSED_CODES.has(o.errorCode)) return { kind: 'failure', failure: 'refused' };
+    return { kind: 'failure', failure: 'reset' };
+  }
+  const status = o.status;
+  if (status === undefined) return { kind: 'failure', failure: 'reset' };
+  if (status === 429) {
+    return { kind: 'failure', failure: 'rate_limited', coolDownMs: parseRetryAfter(o.retryAfter, o.nowMs) };
+  }
+  if (status >= 500) return { kind: 'failure', failure: 'server_error' };
+  if (status >= 400) return { kind: 'ignored', reason: 'client_error' };
+  return { kind: 'success' };
+}
+
+/** Retry-After is either delta-seconds or an HTTP-date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(value: string | undefined, nowMs: number): number {
+  if (value === undefined || value.trim() === '') return DEFAULT_COOL_DOWN_MS;
+  const trimmed = value.trim();
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) {
+    ms = Number(trimmed) * 1000;
+  } else {
+    const at = Date.parse(trimmed);
+    if (Number.isNaN(at)) return DEFAULT_COOL_DOWN_MS;
+    ms = at - nowMs;
+  }
+  return Math.min(Math.max(ms, 0), MAX_COOL_DOWN_MS);
+}
+
+/** Whether another backend may be tried after this outcome (only failures before any byte reached the app). */
+export function isRetryable(outcome: Outcome, bytesSentToApp: boolean): boolean {
+  return outcome.kind === 'failure' && !bytesSentToApp;
+}

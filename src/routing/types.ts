@@ -1,0 +1,60 @@
+/**
+ * What decide returns: the ordered attempt list and why.
+ */
+
+/** Why a backend of the route was not a candidate. */
+export type ExclusionReason =
+  | 'breaker_open'
+  | 'cooling_down'
+  | 'at_max_inflight'
+  | 'over_budget'
+  | 'excluded_by_rule'
+  | 'not_in_rule_only'
+  | 'split_weight_zero';
+
+export interface CandidateReport {
+  readonly backend: string;
+  /** Estimated USD cost of this request on this backend. */
+  readonly estimatedCostUsd: number;
+  /** Present when the backend was left out. */
+  readonly excluded?: ExclusionReason;
+  /** Selection weight among the candidates (split weight, or the score-derived weight); higher is better. */
+  readonly weight?: number;
+  /** Scoring terms, when scoring was used: relative latency, error ratio, relative price. */
+  readonly terms?: { readonly latency: number; readonly errors: number; readonly cost: number };
+}
+
+export interface Decision {
+  /** Route the request was sent with (`body.model`). */
+  readonly requestedRoute: string;
+  /** Route actually used (a rule may switch it). */
+  readonly route: string;
+  /** Backends to try, in order; never empty. */
+  readonly attempts: readonly string[];
+  /** Label for A/B attribution: the split arm picked, a pin, or `default`. */
+  readonly variant: string;
+  /** One-line explanation, e.g. `split sticky(header:x-user-id) -> llama-70b-next`. */
+  readonly reason: string;
+  /** Name of the rule that matched, if any. */
+  readonly rule: string | undefined;
+  /** Effective ceiling in USD, if any. */
+  readonly maxCostUsd: number | undefined;
+  /** Every backend of the route, with its weight or the reason it was left out. */
+  readonly candidates: readonly CandidateReport[];
+}
+
+/** Why no decision could be made; mapped to an OpenAI-shaped error at the edge. */
+export interface DecisionRefusal {
+  readonly code: 'model_not_found' | 'no_healthy_backend' | 'over_budget' | 'denied' | 'pin_not_allowed';
+  readonly message: string;
+  /** HTTP status to answer with. */
+  readonly status: number;
+  readonly requestedRoute: string;
+  readonly route: string;
+  readonly rule: string | undefined;
+  readonly candidates: readonly CandidateReport[];
+}
+
+export type DecideResult =
+  | { readonly ok: true; readonly decision: Decision }
+  | { readonly ok: false; readonly refusal: DecisionRefusal };
