@@ -1,0 +1,143 @@
+/**
+ * Turns a raw request (headers + body bytes) into RequestFeatures and the parsed body.
+ * Everything decide and the rules read comes from here, computed once per request.
+ */
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { RoutecarError } from '../server/errors.js';
+import type { Endpoint, RequestFeatures } from './features.js';
+
+/** The OpenAI paths routecar serves, by path under the listener root. */
+export const ENDPOINT_PATHS: Readonly<Record<string, Endpoint>> = {
+  '/v1/chat/completions': 'chat.completions',
+  '/v1/completions': 'completions',
+  '/v1/embeddings': 'embeddings',
+  '/v1/responses': 'responses',
+};
+
+/** A parsed request body: a JSON object with a string `model`. */
+export type RequestBody = Record<string, unknown> & { model: string };
+
+export interface IngressResult {
+  readonly features: RequestFeatures;
+  readonly body: RequestBody;
+}
+
+export function extractRequest(endpoint: Endpoint, headers: IncomingHttpHeaders, raw: Buffer): IngressResult {
+  const body = parseBody(raw);
+  const header = (name: string): string | undefined => {
+    const v = headers[name];
+    if (v === undefined) return undefined;
+    return Array.isArray(v) ? v.join(', ') : v;
+  };
+  const bodyUser = typeof body.user === 'string' && body.user !== '' ? body.user : undefined;
+  const features: RequestFeatures = {
+    endpoint,
+    route: body.model,
+    stream: body.stream === true,
+    tenant: header('x-tenant-id') || undefined,
+    user: header('x-user-id') || bodyUser,
+    priority: header('x-priority') || undefined,
+    apiKeyId: apiKeyId(header('authorization')),
+    promptTokens: estimatePromptTokens(endpoint, body),
+    maxTokens: maxTokens(body),
+    payloadBytes: raw.length,
+    maxCostUsd: maxCost(header('x-routecar-max-cost')),
+    pin: header('x-routecar-backend') || undefined,
+    headers: headerView(headers),
+  };
+  return { features, body };
+}
+
+function parseBody(raw: Buffer): RequestBody {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new RoutecarError(400, 'invalid_json', `request body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new RoutecarError(400, 'invalid_json', 'request body must be a JSON object');
+  }
+  const model = (parsed as Record<string, unknown>).model;
+  if (typeof model !== 'string' || model === '') {
+    throw new RoutecarError(400, 'missing_model', 'request body must name a route in "model"');
+  }
+  return parsed as RequestBody;
+}
+
+/** Hash of the bearer token, so rules can match on a key without routecar ever keeping it. */
+function apiKeyId(authorization: string | undefined): string | undefined {
+  if (!authorization) return undefined;
+  const token = authorization.replace(/^Bearer\s+/i, '').trim();
+  if (token === '') return undefined;
+  return createHash('sha256').update(token).digest('hex').slice(0, 16);
+}
+
+function maxCost(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) {
+    throw new RoutecarError(400, 'invalid_max_cost', `x-routecar-max-cost must be a non-negative number of USD, got "${value}"`);
+  }
+  return n;
+}
+
+function maxTokens(body: Record<string, unknown>): number | undefined {
+  for (const key of ['max_completion_tokens', 'max_tokens', 'max_output_tokens']) {
+    const v = body[key];
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
+  }
+  return undefined;
+}
+
+/** Lower-case names (Node already lower-cases them), multi-valued headers joined. */
+function headerView(headers: IncomingHttpHeaders): Readonly<Record<string, string | undefined>> {
+  const view: Record<string, string | undefined> = {};
+  for (const name in headers) {
+    const v = headers[name];
+    view[name] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return view;
+}
+
+/**
+ * About four characters per token, plus a few tokens of framing per message: close enough to
+ * compare costs and match "short prompt" rules, and far cheaper than a tokenizer on every request.
+ */
+export function estimatePromptTokens(endpoint: Endpoint, body: Record<string, unknown>): number {
+  let chars = 0;
+  let messages = 0;
+  const addText = (v: unknown): void => {
+    if (typeof v === 'string') chars += v.length;
+    else if (Array.isArray(v)) for (const part of v) addPart(part);
+  };
+  const addPart = (part: unknown): void => {
+    if (typeof part === 'string') chars += part.length;
+    else if (typeof part === 'number') chars += 4;
+    else if (part !== null && typeof part === 'object') {
+      const p = part as Record<string, unknown>;
+      if (typeof p.text === 'string') chars += p.text.length;
+      if (p.content !== undefined) {
+        messages++;
+        addText(p.content);
+      }
+    }
+  };
+  switch (endpoint) {
+    case 'chat.completions':
+      if (Array.isArray(body.messages)) for (const m of body.messages) addPart(m);
+      break;
+    case 'completions':
+      addText(body.prompt);
+      break;
+    case 'embeddings':
+      addText(body.input);
+      break;
+    case 'responses':
+      addText(body.instructions);
+      addText(body.input);
+      break;
+  }
+  return Math.ceil(chars / 4) + messages * 4;
+}

@@ -1,0 +1,48 @@
+/**
+ * Reads a request body into one Buffer, refusing anything over the limit before it is buffered.
+ */
+import type { IncomingMessage } from 'node:http';
+import { RoutecarError } from '../server/errors.js';
+
+/** Default bound on a request body: 10 MiB covers long multi-turn prompts with images by URL. */
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBytes) {
+    return Promise.reject(tooLarge(maxBytes));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        cleanup();
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(new RoutecarError(400, 'request_aborted', `request body could not be read: ${err.message}`));
+    };
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
+function tooLarge(maxBytes: number): RoutecarError {
+  return new RoutecarError(413, 'request_too_large', `request body exceeds the limit of ${maxBytes} bytes`);
+}

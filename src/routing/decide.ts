@@ -1,0 +1,227 @@
+/**
+ * decide: the routing decision for one request, as a pure function of (policy, health snapshots,
+ * request features, now, random source). No I/O, no clock, no global state; randomness only from
+ * `random`. Called once per request, so it allocates little and sorts only the route's backends.
+ *
+ * Steps: route lookup → first matching rule (deny, route switch, filters, objective, ceiling,
+ * split, pins) → candidates (health, rule filters, cost ceiling) → strategy (split or score) →
+ * half-open trial, `prefer`, `maxAttempts` cut.
+ */
+import type { HealthLookup } from '../health/types.js';
+import type { RequestFeatures } from '../ingress/features.js';
+import type { CompiledPolicy, CompiledRoute, CompiledRule, Objective, RuleActions } from '../policy/types.js';
+import { applyPrefer, cutAttempts, placeHalfOpen } from './attempts.js';
+import {
+  applyCeiling,
+  type Candidate,
+  collectCandidates,
+  countUsable,
+  describeExclusions,
+  toReports,
+} from './candidates.js';
+import { effectiveCeilingUsd, formatUsd } from './cost.js';
+import { scoreStrategy } from './score.js';
+import { splitStrategy } from './split.js';
+import type { Selection } from './strategy.js';
+import type { CandidateReport, DecideResult, DecisionRefusal } from './types.js';
+
+export interface DecideInput {
+  /** The compiled policy snapshot in force. */
+  readonly policy: CompiledPolicy;
+  /** Health snapshot of a backend, by name. */
+  readonly health: HealthLookup;
+  readonly features: RequestFeatures;
+  /** Epoch milliseconds (compared with `coolingUntilMs`). */
+  readonly nowMs: number;
+  /** Uniform in [0, 1); the only source of randomness. */
+  readonly random: () => number;
+}
+
+const NO_CANDIDATES: readonly CandidateReport[] = Object.freeze([]);
+
+export function decide(input: DecideInput): DecideResult {
+  const { policy, features } = input;
+  const requested = features.route;
+  let route = policy.routes.get(requested);
+  if (route === undefined) {
+    return refuse('model_not_found', 404, modelNotFound(policy, requested), requested, requested, undefined);
+  }
+
+  const rule = firstMatch(policy.rules, features);
+  const actions = rule?.actions;
+  const ruleName = rule?.name;
+  if (actions?.deny !== undefined) {
+    return refuse('denied', actions.deny.status, actions.deny.message, requested, route.name, ruleName);
+  }
+  let reason = '';
+  if (rule !== undefined) {
+    if (actions?.route !== undefined) {
+      const switched = policy.routes.get(actions.route);
+      if (switched === undefined) {
+        // compile() checks rule targets; kept so a compiler bug cannot crash the request path.
+        const message = `rule "${rule.name}" sends to unknown route "${actions.route}"`;
+        return refuse('model_not_found', 404, message, requested, actions.route, ruleName);
+      }
+      route = switched;
+      reason = `rule ${rule.name} -> route ${route.name}`;
+    } else {
+      reason = `rule ${rule.name}`;
+    }
+  }
+
+  // A pin (`x-routecar-backend`) bypasses the split and the scoring, so it is an override the
+  // policy has to grant: only a matching rule with `allowPin` does. Without that grant the header
+  // is ignored rather than refused, so clients that always send it keep working on routes that
+  // do not allow it; the reason says `pin ignored`.
+  let pin: string | undefined;
+  if (features.pin !== undefined) {
+    if (actions?.allowPin === true) {
+      if (!route.backends.includes(features.pin)) {
+        const message = `backend "${features.pin}" cannot be pinned: it is not a backend of route "${route.name}" (${route.backends.join(', ')})`;
+        return refuse('pin_not_allowed', 400, message, requested, route.name, ruleName);
+      }
+      pin = features.pin;
+    } else {
+      reason = join(reason, 'pin ignored');
+    }
+  }
+
+  const split = pin === undefined ? (actions?.split ?? route.split) : undefined;
+  const all = collectCandidates(policy, route, actions, split, input.health, features, input.nowMs);
+  let pool: readonly Candidate[] = all;
+  if (pin !== undefined) {
+    const pinned = all[route.backends.indexOf(pin)] as Candidate;
+    if (pinned.excluded === 'excluded_by_rule' || pinned.excluded === 'not_in_rule_only') {
+      const message = `backend "${pin}" cannot be pinned: rule "${ruleName}" leaves it out (${pinned.excluded})`;
+      return refuse('pin_not_allowed', 400, message, requested, route.name, ruleName);
+    }
+    // The pinned backend is the whole pool: the availability and ceiling checks below apply to it alone.
+    pool = [pinned];
+  }
+
+  if (countUsable(pool) === 0) {
+    const message = `no healthy backend for route "${route.name}": ${describeExclusions(pool)}`;
+    return refuse('no_healthy_backend', 503, message, requested, route.name, ruleName, all);
+  }
+  const ceiling = effectiveCeilingUsd(features, route, actions);
+  const budget = applyCeiling(pool, ceiling, actions?.overBudget ?? route.overBudget);
+  if (budget.kind === 'refuse') {
+    // DESIGN.md's contract: "every candidate down or unaffordable → 503 no_healthy_backend (with
+    // the reasons)"; the message says it is the ceiling, with the best estimate on offer.
+    const cheapest = budget.cheapest;
+    const message =
+      `no healthy backend for route "${route.name}" within the cost ceiling ${formatUsd(ceiling ?? 0)} ` +
+      `(cheapest estimate ${formatUsd(cheapest.costUsd)} on ${cheapest.name}): ${describeExclusions(pool)}`;
+    return refuse('no_healthy_backend', 503, message, requested, route.name, ruleName, all);
+  }
+
+  const usable = pool.filter(isUsable);
+  let selection: Selection;
+  if (pin !== undefined) {
+    (usable[0] as Candidate).weight = 1;
+    const over =
+      budget.kind === 'cheapest'
+        ? ` (over budget: ${formatUsd(budget.cheapest.costUsd)} > ${formatUsd(ceiling ?? 0)})`
+        : '';
+    selection = { order: usable, variant: `pin:${pin}`, reason: `pin -> ${pin}${over}` };
+  } else if (budget.kind === 'cheapest') {
+    budget.cheapest.weight = 1;
+    selection = {
+      order: [budget.cheapest],
+      variant: 'default',
+      reason:
+        `over budget: cheapest -> ${budget.cheapest.name} ` +
+        `(${formatUsd(budget.cheapest.costUsd)} > ${formatUsd(ceiling ?? 0)})`,
+    };
+  } else {
+    const strategy = split !== undefined ? splitStrategy : scoreStrategy;
+    selection = strategy({
+      all,
+      usable,
+      route,
+      split,
+      objective: objectiveOf(route, actions),
+      features,
+      random: input.random,
+    });
+  }
+  reason = join(reason, selection.reason);
+
+  const order = selection.order;
+  const trial = placeHalfOpen(order);
+  if (trial !== undefined) reason = join(reason, `half-open trial ${trial.name}`);
+  if (actions?.prefer !== undefined && applyPrefer(order, actions.prefer) > 0) {
+    reason = join(reason, `prefer ${(order[0] as Candidate).name}`);
+  }
+  const attempts = cutAttempts(order, route.maxAttempts);
+  if (split !== undefined) {
+    let fallbacks = 0;
+    for (const name of attempts) if (!((split.get(name) ?? 0) > 0)) fallbacks++;
+    if (fallbacks > 0) reason = join(reason, `${fallbacks} fallback${fallbacks === 1 ? '' : 's'}`);
+  }
+
+  return {
+    ok: true,
+    decision: {
+      requestedRoute: requested,
+      route: route.name,
+      attempts,
+      variant: selection.variant,
+      reason,
+      rule: ruleName,
+      maxCostUsd: ceiling,
+      candidates: toReports(all),
+    },
+  };
+}
+
+function firstMatch(rules: readonly CompiledRule[], features: RequestFeatures): CompiledRule | undefined {
+  for (const rule of rules) if (rule.matches(features)) return rule;
+  return undefined;
+}
+
+function objectiveOf(route: CompiledRoute, actions: RuleActions | undefined): Objective {
+  const o = actions?.objective;
+  if (o === undefined) return route.objective;
+  return {
+    latency: o.latency ?? route.objective.latency,
+    errors: o.errors ?? route.objective.errors,
+    cost: o.cost ?? route.objective.cost,
+  };
+}
+
+function isUsable(c: Candidate): boolean {
+  return c.excluded === undefined;
+}
+
+function join(reason: string, part: string): string {
+  return reason === '' ? part : `${reason}; ${part}`;
+}
+
+function modelNotFound(policy: CompiledPolicy, requested: string): string {
+  const known = [...policy.routes.keys()].join(', ');
+  return `The model "${requested}" does not exist: it is not a route of this routecar (routes: ${known})`;
+}
+
+function refuse(
+  code: DecisionRefusal['code'],
+  status: number,
+  message: string,
+  requestedRoute: string,
+  route: string,
+  rule: string | undefined,
+  candidates?: readonly Candidate[],
+): DecideResult {
+  return {
+    ok: false,
+    refusal: {
+      code,
+      message,
+      status,
+      requestedRoute,
+      route,
+      rule,
+      candidates: candidates === undefined ? NO_CANDIDATES : toReports(candidates),
+    },
+  };
+}

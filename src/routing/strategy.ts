@@ -1,0 +1,36 @@
+/**
+ * The one contract every selection strategy implements: given the usable candidates, put them
+ * in attempt order and say which variant the request belongs to.
+ * Strategies: `score` (health and cost, no split) and `split` (canary / A-B weights,
+ * optionally sticky). Pins, half-open trials, `prefer` and the `maxAttempts` cut are applied by
+ * decide on top of whatever the strategy returns, so they behave the same for both.
+ */
+import type { RequestFeatures } from '../ingress/features.js';
+import type { CompiledRoute, Objective, SplitWeights } from '../policy/types.js';
+import type { Candidate } from './candidates.js';
+
+export interface StrategyInput {
+  /** Every backend of the route, in route order, excluded ones included (for reasons). */
+  readonly all: readonly Candidate[];
+  /** The usable candidates, in route order; never empty. */
+  readonly usable: readonly Candidate[];
+  readonly route: CompiledRoute;
+  /** The split in force (the rule's, else the route's); only the split strategy reads it. */
+  readonly split: SplitWeights | undefined;
+  /** The objective in force (the route's, with the rule's overrides). */
+  readonly objective: Objective;
+  readonly features: RequestFeatures;
+  /** Uniform in [0, 1); the only source of randomness. */
+  readonly random: () => number;
+}
+
+export interface Selection {
+  /** Every usable candidate, in attempt order. Each has its `weight` (and `terms` when scored) set. */
+  readonly order: Candidate[];
+  /** A/B label: the split arm assigned, or `default`. */
+  readonly variant: string;
+  /** The strategy's part of the decision reason, e.g. `score -> a (weight 0.62)`. */
+  readonly reason: string;
+}
+
+export type Strategy = (input: StrategyInput) => Selection;

@@ -1,0 +1,102 @@
+/**
+ * The app-facing listener: OpenAI-compatible endpoints on localhost. Each request goes
+ * ingress -> policy snapshot -> decide -> forward, in that order and only that order.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import express, { type Express } from 'express';
+import type { Endpoint } from '../ingress/features.js';
+import { ENDPOINT_PATHS, extractRequest } from '../ingress/extract.js';
+import { readBody } from '../ingress/read-body.js';
+import type { CompiledPolicy } from '../policy/types.js';
+import type { RequestObserver } from '../proxy/events.js';
+import { forward, type ForwardDeps } from '../proxy/forward.js';
+import { sanitizeRequestHeaders } from '../proxy/headers.js';
+import type { HealthLookup } from '../health/types.js';
+import { decide } from '../routing/decide.js';
+import { refusalError } from './refusal.js';
+import { RoutecarError, sendError } from './errors.js';
+
+export interface ProxyAppDeps extends ForwardDeps {
+  /** The policy snapshot in force now (undefined until the first one is loaded). */
+  readonly policy: () => CompiledPolicy | undefined;
+  readonly health: HealthLookup;
+  readonly observer: RequestObserver;
+  readonly maxBodyBytes: number;
+  readonly random: () => number;
+}
+
+export function createProxyApp(deps: ProxyAppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  for (const [path, endpoint] of Object.entries(ENDPOINT_PATHS)) {
+    app.post(path, (req, res) => {
+      void handle(req, res, endpoint, path, deps);
+    });
+  }
+  app.get('/v1/models', (_req, res) => {
+    const policy = deps.policy();
+    const data = policy ? [...policy.routes.keys()].map((id) => ({ id, object: 'model', created: 0, owned_by: 'routecar' })) : [];
+    res.json({ object: 'list', data });
+  });
+  // Not an open proxy: anything that is not an OpenAI endpoint ends here.
+  app.use((req, res) => {
+    sendError(res, new RoutecarError(404, 'unknown_endpoint', `routecar does not serve ${req.method} ${req.path}`));
+  });
+  return app;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, appPath: string, deps: ProxyAppDeps): Promise<void> {
+  const startedAtPerf = performance.now();
+  const startedAtMs = Date.now();
+  const incomingId = req.headers['x-request-id'];
+  const requestId = typeof incomingId === 'string' && incomingId !== '' ? incomingId : randomUUID();
+  res.setHeader('x-request-id', requestId);
+  try {
+    const policy = deps.policy();
+    if (!policy) throw new RoutecarError(503, 'not_ready', 'routecar has no policy loaded yet');
+    const raw = await readBody(req, deps.maxBodyBytes);
+    const { features, body } = extractRequest(endpoint, req.headers, raw);
+    const result = decide({ policy, health: deps.health, features, nowMs: Date.now(), random: deps.random });
+    if (!result.ok) {
+      const err = refusalError(result.refusal);
+      sendError(res, err, { 'x-routecar-route': result.refusal.route, 'x-routecar-policy-version': policy.version });
+      deps.observer.requestFinished?.({
+        requestId,
+        endpoint,
+        requestedRoute: features.route,
+        route: result.refusal.route,
+        backend: undefined,
+        responseModel: undefined,
+        variant: 'none',
+        attempts: 0,
+        status: err.status,
+        errorCode: err.code,
+        stream: features.stream,
+        startedAtMs,
+        durationMs: performance.now() - startedAtPerf,
+        ttfbMs: undefined,
+        usage: undefined,
+        costUsd: undefined,
+        tenant: features.tenant,
+        policyVersion: policy.version,
+        rule: result.refusal.rule,
+        reason: result.refusal.message,
+      });
+      return;
+    }
+    sanitizeRequestHeaders(req.headers, requestId);
+    const ctx = { requestId, endpoint, appPath, features, body, policy, decision: result.decision, startedAtMs, startedAtPerf };
+    await forward(req, res, ctx, deps);
+  } catch (err) {
+    if (err instanceof RoutecarError) {
+      // The rest of an oversized or unreadable body is not worth reading: close after answering.
+      if (err.status === 413) res.setHeader('connection', 'close');
+      sendError(res, err);
+      return;
+    }
+    sendError(res, new RoutecarError(500, 'internal_error', `routecar failed on this request: ${(err as Error).message}`));
+  }
+}
