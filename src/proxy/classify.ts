@@ -82,10 +82,13 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   let ms: number;
   if (/^\d+(\.\d+)?$/.test(trimmed)) {
     ms = Number(trimmed) * 1000;
-  } else {
+  } else if (/^[A-Za-z]{3},? /.test(trimmed)) {
+    // Only something shaped like an HTTP-date goes to Date.parse, which reads "-5" as a year.
     const at = Date.parse(trimmed);
     if (Number.isNaN(at)) return DEFAULT_COOL_DOWN_MS;
     ms = at - nowMs;
+  } else {
+    return DEFAULT_COOL_DOWN_MS;
   }
   return Math.min(Math.max(ms, 0), MAX_COOL_DOWN_MS);
 }

@@ -7,6 +7,7 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { AttemptFailedError, type FailureOutcome } from '../health/errors.js';
 import type { CompiledBackend } from '../policy/types.js';
 import type { BackendProxy, ProxyEventSink } from './backend-proxy.js';
 import { classify, type Observation, type Outcome } from './classify.js';
@@ -41,10 +42,10 @@ export interface ExchangeOptions {
   readonly responseHeaders: OutgoingHttpHeaders;
 }
 
-/** Raised inside the breaker's action so opossum counts the failure. */
-export class AttemptFailedError extends Error {
-  constructor(readonly end: AttemptEnd) {
-    super(end.outcome.kind === 'failure' ? end.outcome.failure : 'attempt failed');
+/** Raised inside the breaker's action so opossum counts the failure; carries the whole attempt's end. */
+export class FailedAttempt extends AttemptFailedError {
+  constructor(readonly end: AttemptEnd & { readonly outcome: FailureOutcome }) {
+    super(end.outcome);
   }
 }
 
@@ -52,7 +53,7 @@ export class Exchange implements ProxyEventSink {
   readonly head: Promise<AttemptHead>;
   private resolveHead!: (h: AttemptHead) => void;
   private resolveEnd!: (end: AttemptEnd) => void;
-  private rejectEnd!: (err: AttemptFailedError) => void;
+  private rejectEnd!: (err: FailedAttempt) => void;
   private headSettled = false;
   private ended = false;
   private startedAt = 0;
@@ -213,7 +214,7 @@ export class Exchange implements ProxyEventSink {
       usage: outcome.kind === 'success' ? this.tap.result() : undefined,
     };
     if (!this.headSettled) this.settleHead({ kind: 'abandoned', outcome, status: o.status });
-    if (outcome.kind === 'failure') this.rejectEnd(new AttemptFailedError(end));
+    if (outcome.kind === 'failure') this.rejectEnd(new FailedAttempt({ ...end, outcome }));
     else this.resolveEnd(end);
   }
 

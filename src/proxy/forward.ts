@@ -5,21 +5,16 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { BackendBreaker } from '../health/breaker.js';
+import { BreakerRejectedError } from '../health/errors.js';
 import type { Endpoint, RequestFeatures } from '../ingress/features.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import type { Decision } from '../routing/types.js';
 import { RoutecarError, sendError } from '../server/errors.js';
 import type { Outcome } from './classify.js';
 import type { RequestObserver } from './events.js';
-import { AttemptFailedError, Exchange, type AttemptEnd, type AttemptHead } from './exchange.js';
+import { Exchange, FailedAttempt, type AttemptEnd, type AttemptHead } from './exchange.js';
 import type { ProxyPool } from './pool.js';
-
-/** What the forwarder needs of a backend's breaker (implemented in health/). */
-export interface AttemptBreaker {
-  /** Runs the attempt through the breaker; rejects with an error `isRejection` recognises when refused. */
-  run<T>(attempt: () => Promise<T>): Promise<T>;
-  isRejection(err: unknown): boolean;
-}
 
 export interface ForwardContext {
   readonly requestId: string;
@@ -36,7 +31,8 @@ export interface ForwardContext {
 
 export interface ForwardDeps {
   readonly proxies: ProxyPool;
-  readonly breakerFor: (backend: string) => AttemptBreaker | undefined;
+  /** The backend's breaker; undefined once the backend has left the policy. */
+  readonly breakerFor: (backend: string) => BackendBreaker | undefined;
   readonly observer: RequestObserver;
 }
 
@@ -118,9 +114,12 @@ function startAttempt(req: IncomingMessage, res: ServerResponse, ctx: ForwardCon
       return exchange.start(proxy);
     })
     .then(report, (err: unknown) => {
-      if (err instanceof AttemptFailedError) return report(err.end);
-      if (breaker.isRejection(err)) exchange.refusedByBreaker();
-      return undefined;
+      if (err instanceof FailedAttempt) return report(err.end);
+      if (err instanceof BreakerRejectedError) {
+        exchange.refusedByBreaker();
+        return undefined;
+      }
+      throw err;
     });
   return { head: exchange.head, end };
 }

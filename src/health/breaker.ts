@@ -1,0 +1,151 @@
+/**
+ * One opossum circuit breaker per backend, configured the way routecar needs it:
+ * - `timeout: false`: the forwarder runs its own connect / first-byte / idle timers, and an
+ *   opossum timeout would abort nothing while blaming the backend;
+ * - `rollingPercentilesEnabled: false`, `enableSnapshots: false`: opossum's stats getter sorts
+ *   every latency and runs on every failure; routecar keeps its own quantiles in RollingWindow;
+ * - the statistical window is the policy's window, so breaker and health agree on "recent".
+ */
+import type { EventEmitter } from 'node:events';
+import CircuitBreaker from 'opossum';
+import type { BreakerSettings, WindowSettings } from '../policy/types.js';
+import { AttemptFailedError, BreakerRejectedError } from './errors.js';
+import type { BreakerState } from './types.js';
+
+/** Called on every state change of a breaker. */
+export type BreakerTransitionHandler = (backend: string, state: BreakerState) => void;
+
+export interface BackendBreakerOptions {
+  /**
+   * Emitter whose `rotate` event rotates opossum's buckets, so one timer drives every breaker.
+   * Emit it every `window.sizeMs / window.buckets`. Without it each breaker runs its own interval.
+   */
+  readonly rotate?: EventEmitter;
+  /** Told about every transition (open, halfOpen, close). */
+  readonly onTransition?: BreakerTransitionHandler;
+}
+
+type Attempt = () => Promise<unknown>;
+type Inner = CircuitBreaker<[Attempt], unknown>;
+
+const callAttempt = (attempt: Attempt): Promise<unknown> => attempt();
+// Only classified failures count against the backend (errorFilter returning true = "not a failure").
+const notAnAttemptFailure = (err: unknown): boolean => !(err instanceof AttemptFailedError);
+
+export class BackendBreaker {
+  private inner: Inner;
+  private breakerSettings: BreakerSettings;
+  private windowSettings: WindowSettings;
+
+  /**
+   * @param backend backend name (breaker name, and the name transitions are reported under)
+   * @param settings thresholds from the policy
+   * @param window the policy's rolling window; opossum's statistical window uses the same geometry
+   */
+  constructor(
+    readonly backend: string,
+    settings: BreakerSettings,
+    window: WindowSettings,
+    private readonly options: BackendBreakerOptions = {},
+  ) {
+    this.breakerSettings = settings;
+    this.windowSettings = window;
+    this.inner = this.build('closed');
+  }
+
+  /**
+   * Runs one attempt through the breaker.
+   *
+   * The attempt must resolve when classify says `success` or `ignored`, and reject with an
+   * AttemptFailedError when it says `failure`; any other rejection passes through without
+   * counting against the backend. When the breaker refuses (open, half-open trial already
+   * running, shut down) the attempt is not called and the promise rejects with a
+   * BreakerRejectedError.
+   */
+  run<T>(attempt: () => Promise<T>): Promise<T> {
+    // The action only calls the attempt, so fire resolves with the attempt's own T.
+    return (this.inner.fire(attempt) as Promise<T>).catch(this.translate);
+  }
+
+  /** Current state. A shut-down breaker reports `closed` (it is gone from the registry by then). */
+  get state(): BreakerState {
+    if (this.inner.opened) return 'open';
+    if (this.inner.halfOpen) return 'halfOpen';
+    return 'closed';
+  }
+
+  /** Whether a call made now would reach the backend: closed, or half-open with the trial slot free. */
+  get admitting(): boolean {
+    return (this.inner.closed || this.inner.pendingClose) && !this.inner.isShutdown;
+  }
+
+  /** Settings in use. */
+  get settings(): BreakerSettings {
+    return this.breakerSettings;
+  }
+
+  /**
+   * Applies new settings. opossum cannot change its options in place, so a changed breaker is
+   * rebuilt and the old one shut down; the state carries over (an open breaker restarts its
+   * reset timer), opossum's own counts start afresh. Returns whether anything was rebuilt.
+   */
+  reconfigure(settings: BreakerSettings, window: WindowSettings): boolean {
+    if (sameBreaker(settings, this.breakerSettings) && sameWindow(window, this.windowSettings)) return false;
+    const state = this.state;
+    const old = this.inner;
+    this.breakerSettings = settings;
+    this.windowSettings = window;
+    this.inner = this.build(state);
+    old.shutdown();
+    return true;
+  }
+
+  /** Stops opossum's timers and listeners; later calls reject with ESHUTDOWN. */
+  shutdown(): void {
+    this.inner.shutdown();
+  }
+
+  private build(state: BreakerState): Inner {
+    const s = this.breakerSettings;
+    const inner: Inner = new CircuitBreaker(callAttempt, {
+      name: this.backend,
+      timeout: false,
+      resetTimeout: s.resetTimeoutMs,
+      errorThresholdPercentage: s.errorThresholdPercentage,
+      volumeThreshold: s.volumeThreshold,
+      rollingCountTimeout: this.windowSettings.sizeMs,
+      rollingCountBuckets: this.windowSettings.buckets,
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
+      errorFilter: notAnAttemptFailure,
+      ...(this.options.rotate ? { rotateBucketController: this.options.rotate } : {}),
+      ...(state === 'closed' ? {} : { state: { closed: false, halfOpen: state === 'halfOpen' } }),
+    });
+    const notify = this.options.onTransition;
+    if (notify) {
+      inner.on('open', () => notify(this.backend, 'open'));
+      inner.on('halfOpen', () => notify(this.backend, 'halfOpen'));
+      inner.on('close', () => notify(this.backend, 'closed'));
+    }
+    return inner;
+  }
+
+  private readonly translate = (err: unknown): never => {
+    if (typeof err === 'object' && err !== null && CircuitBreaker.isOurError(err)) {
+      throw new BreakerRejectedError(this.backend, (err as CircuitBreaker.OwnError).code, this.state);
+    }
+    throw err;
+  };
+}
+
+function sameBreaker(a: BreakerSettings, b: BreakerSettings): boolean {
+  return (
+    a.errorThresholdPercentage === b.errorThresholdPercentage &&
+    a.volumeThreshold === b.volumeThreshold &&
+    a.resetTimeoutMs === b.resetTimeoutMs
+  );
+}
+
+function sameWindow(a: WindowSettings, b: WindowSettings): boolean {
+  return a.sizeMs === b.sizeMs && a.buckets === b.buckets;
+}

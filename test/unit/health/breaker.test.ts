@@ -1,0 +1,187 @@
+import { EventEmitter } from 'node:events';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BackendBreaker } from '../../../src/health/breaker.js';
+import { AttemptFailedError, BreakerRejectedError } from '../../../src/health/errors.js';
+import type { BreakerState } from '../../../src/health/types.js';
+
+const SETTINGS = { errorThresholdPercentage: 50, volumeThreshold: 4, resetTimeoutMs: 1_000 };
+const WINDOW = { sizeMs: 10_000, buckets: 10 };
+
+const ok = () => Promise.resolve('ok');
+const failing = () => Promise.reject(new AttemptFailedError({ kind: 'failure', failure: 'server_error' }));
+
+/** An attempt that settles when the test says so. */
+function deferred(): { attempt: () => Promise<string>; resolve: () => void; reject: () => void } {
+  let resolve!: () => void;
+  let reject!: () => void;
+  const p = new Promise<string>((res, rej) => {
+    resolve = () => res('trial');
+    reject = () => rej(new AttemptFailedError({ kind: 'failure', failure: 'reset' }));
+  });
+  return { attempt: () => p, resolve, reject };
+}
+
+async function fail(b: BackendBreaker, times: number): Promise<void> {
+  for (let i = 0; i < times; i++) await expect(b.run(failing)).rejects.toBeInstanceOf(AttemptFailedError);
+}
+
+describe('BackendBreaker', () => {
+  let transitions: Array<[string, BreakerState]>;
+  let breaker: BackendBreaker;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    transitions = [];
+    breaker = new BackendBreaker('llama', SETTINGS, WINDOW, {
+      onTransition: (backend, state) => transitions.push([backend, state]),
+    });
+  });
+
+  afterEach(() => {
+    breaker.shutdown();
+    vi.useRealTimers();
+  });
+
+  it('passes results through while closed', async () => {
+    await expect(breaker.run(ok)).resolves.toBe('ok');
+    expect(breaker.state).toBe('closed');
+    expect(breaker.admitting).toBe(true);
+  });
+
+  it('stays closed below the volume threshold, opens when it is reached', async () => {
+    await fail(breaker, 3);
+    expect(breaker.state).toBe('closed');
+    await fail(breaker, 1);
+    expect(breaker.state).toBe('open');
+    expect(breaker.admitting).toBe(false);
+    expect(transitions).toEqual([['llama', 'open']]);
+  });
+
+  it('opens only when the failure percentage is strictly above the threshold', async () => {
+    await breaker.run(ok);
+    await breaker.run(ok);
+    await fail(breaker, 2); // 2 of 4 = 50%: not above 50
+    expect(breaker.state).toBe('closed');
+    await fail(breaker, 1); // 3 of 5
+    expect(breaker.state).toBe('open');
+  });
+
+  it('rejects with a distinguishable error while open, without calling the attempt', async () => {
+    await fail(breaker, 4);
+    const attempt = vi.fn(ok);
+    const err = await breaker.run(attempt).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BreakerRejectedError);
+    expect(err).not.toBeInstanceOf(AttemptFailedError);
+    expect((err as BreakerRejectedError).code).toBe('EOPENBREAKER');
+    expect((err as BreakerRejectedError).backend).toBe('llama');
+    expect((err as BreakerRejectedError).state).toBe('open');
+    expect(attempt).not.toHaveBeenCalled();
+  });
+
+  it('does not count rejections that are not classified failures', async () => {
+    const bug = new TypeError('routecar bug');
+    for (let i = 0; i < 10; i++) {
+      await expect(breaker.run(() => Promise.reject(bug))).rejects.toBe(bug);
+    }
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('goes half-open after resetTimeout, lets exactly one trial through, and closes on its success', async () => {
+    await fail(breaker, 4);
+    vi.advanceTimersByTime(999);
+    expect(breaker.state).toBe('open');
+    vi.advanceTimersByTime(1);
+    expect(breaker.state).toBe('halfOpen');
+    expect(breaker.admitting).toBe(true);
+
+    const trial = deferred();
+    const trialRun = breaker.run(trial.attempt);
+    expect(breaker.admitting).toBe(false);
+    const second = vi.fn(ok);
+    const err = await breaker.run(second).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BreakerRejectedError);
+    expect((err as BreakerRejectedError).state).toBe('halfOpen');
+    expect(second).not.toHaveBeenCalled();
+
+    trial.resolve();
+    await expect(trialRun).resolves.toBe('trial');
+    expect(breaker.state).toBe('closed');
+    expect(transitions.map(([, s]) => s)).toEqual(['open', 'halfOpen', 'closed']);
+    await expect(breaker.run(ok)).resolves.toBe('ok');
+  });
+
+  it('re-opens when the half-open trial fails', async () => {
+    await fail(breaker, 4);
+    vi.advanceTimersByTime(1_000);
+    const trial = deferred();
+    const trialRun = breaker.run(trial.attempt);
+    trial.reject();
+    await expect(trialRun).rejects.toBeInstanceOf(AttemptFailedError);
+    expect(breaker.state).toBe('open');
+    expect(transitions.map(([, s]) => s)).toEqual(['open', 'halfOpen', 'open']);
+    vi.advanceTimersByTime(1_000);
+    expect(breaker.state).toBe('halfOpen');
+  });
+
+  it('keeps its state across a reconfigure and applies the new reset timeout', async () => {
+    await fail(breaker, 4);
+    expect(breaker.reconfigure(SETTINGS, WINDOW)).toBe(false);
+    expect(breaker.reconfigure({ ...SETTINGS, resetTimeoutMs: 5_000 }, WINDOW)).toBe(true);
+    expect(breaker.settings.resetTimeoutMs).toBe(5_000);
+    expect(breaker.state).toBe('open');
+    await expect(breaker.run(ok)).rejects.toBeInstanceOf(BreakerRejectedError);
+    vi.advanceTimersByTime(4_999);
+    expect(breaker.state).toBe('open');
+    vi.advanceTimersByTime(1);
+    expect(breaker.state).toBe('halfOpen');
+    await breaker.run(ok);
+    expect(breaker.state).toBe('closed');
+    // The old opossum instance is shut down: only the new one reports.
+    expect(transitions.map(([, s]) => s)).toEqual(['open', 'halfOpen', 'closed']);
+  });
+
+  it('carries a half-open state across a reconfigure', async () => {
+    await fail(breaker, 4);
+    vi.advanceTimersByTime(1_000);
+    breaker.reconfigure({ ...SETTINGS, volumeThreshold: 8 }, WINDOW);
+    expect(breaker.state).toBe('halfOpen');
+    expect(breaker.admitting).toBe(true);
+    await breaker.run(ok);
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('rejects with ESHUTDOWN after shutdown', async () => {
+    breaker.shutdown();
+    const err = await breaker.run(ok).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BreakerRejectedError);
+    expect((err as BreakerRejectedError).code).toBe('ESHUTDOWN');
+    expect(breaker.admitting).toBe(false);
+  });
+
+  it('uses no timeout of its own and no snapshot timer', async () => {
+    // Only opossum's bucket-rotation interval remains.
+    expect(vi.getTimerCount()).toBe(1);
+    const slow = deferred();
+    const run = breaker.run(slow.attempt);
+    vi.advanceTimersByTime(3_600_000);
+    slow.resolve();
+    await expect(run).resolves.toBe('trial');
+  });
+});
+
+describe('BackendBreaker with a shared rotation emitter', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('starts no timer of its own and forgets failures as the emitter rotates its buckets', async () => {
+    const rotate = new EventEmitter();
+    const b = new BackendBreaker('llama', SETTINGS, WINDOW, { rotate });
+    expect(vi.getTimerCount()).toBe(0);
+    await fail(b, 3);
+    for (let i = 0; i < WINDOW.buckets; i++) rotate.emit('rotate');
+    await fail(b, 1); // fires back at 1, below the volume threshold
+    expect(b.state).toBe('closed');
+    b.shutdown();
+    expect(rotate.listenerCount('rotate')).toBe(0);
+  });
+});

@@ -1,0 +1,303 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AttemptFailedError, BreakerRejectedError } from '../../../src/health/errors.js';
+import { HealthRegistry, type BreakerTransition } from '../../../src/health/registry.js';
+import { UNKNOWN_HEALTH } from '../../../src/health/types.js';
+import type {
+  BreakerSettings,
+  CompiledBackend,
+  CompiledPolicy,
+  WindowSettings,
+} from '../../../src/policy/types.js';
+import { classify, type Outcome } from '../../../src/proxy/classify.js';
+
+const T0 = 1_700_000_000_000;
+const BREAKER: BreakerSettings = { errorThresholdPercentage: 50, volumeThreshold: 4, resetTimeoutMs: 1_000 };
+const WINDOW: WindowSettings = { sizeMs: 10_000, buckets: 10 };
+
+function backend(name: string): CompiledBackend {
+  return {
+    name,
+    baseUrl: `http://${name}:8000/v1`,
+    model: name,
+    price: { inputPerMTok: 1, outputPerMTok: 1 },
+    zone: undefined,
+    labels: {},
+    maxInflight: Infinity,
+    timeouts: { connectMs: 1_000, firstByteMs: 10_000, idleMs: 10_000 },
+    apiKeyEnv: undefined,
+  };
+}
+
+function policy(
+  names: string[],
+  over: { breaker?: BreakerSettings; window?: WindowSettings } = {},
+): CompiledPolicy {
+  return {
+    version: names.join('+'),
+    backends: new Map(names.map((n) => [n, backend(n)])),
+    routes: new Map(),
+    rules: [],
+    breaker: over.breaker ?? BREAKER,
+    window: over.window ?? WINDOW,
+  };
+}
+
+const SUCCESS: Outcome = { kind: 'success' };
+const SERVER_ERROR: Outcome = { kind: 'failure', failure: 'server_error' };
+
+describe('HealthRegistry', () => {
+  let t: number;
+  let registry: HealthRegistry;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    t = T0;
+    registry = new HealthRegistry({ now: () => t });
+    registry.reconcile(policy(['a', 'b']));
+  });
+
+  afterEach(() => {
+    registry.shutdown();
+    vi.useRealTimers();
+  });
+
+  /** One attempt through the registry, as the forwarder reports it. */
+  function attempt(name: string, outcome: Outcome, durationMs = 100, ttfbMs: number | undefined = 20): void {
+    registry.attemptStarted(name);
+    registry.attemptFinished(name, { outcome, durationMs, ttfbMs });
+  }
+
+  /** One attempt through the breaker and the registry, as the forwarder runs it. */
+  async function run(name: string, outcome: Outcome): Promise<unknown> {
+    registry.attemptStarted(name);
+    return registry
+      .breakerFor(name)!
+      .run(async () => {
+        registry.attemptFinished(name, { outcome, durationMs: 50, ttfbMs: 10 });
+        if (outcome.kind === 'failure') throw new AttemptFailedError(outcome);
+        return 'ok';
+      })
+      .catch((e: unknown) => e);
+  }
+
+  it('answers UNKNOWN_HEALTH and nothing else for a backend not in the policy', () => {
+    expect(registry.snapshot('nope')).toBe(UNKNOWN_HEALTH);
+    expect(registry.lookup('nope')).toBe(UNKNOWN_HEALTH);
+    expect(registry.breakerFor('nope')).toBeUndefined();
+    expect(registry.stats('nope')).toBeUndefined();
+    registry.attemptStarted('nope');
+    registry.attemptFinished('nope', { outcome: SUCCESS, durationMs: 1 });
+  });
+
+  it('counts attempts in flight and never goes below zero', () => {
+    registry.attemptStarted('a');
+    registry.attemptStarted('a');
+    expect(registry.snapshot('a').inflight).toBe(2);
+    registry.attemptFinished('a', { outcome: SUCCESS, durationMs: 10 });
+    expect(registry.snapshot('a').inflight).toBe(1);
+    registry.attemptFinished('a', { outcome: SUCCESS, durationMs: 10 });
+    registry.attemptFinished('a', { outcome: SUCCESS, durationMs: 10 });
+    expect(registry.snapshot('a').inflight).toBe(0);
+    expect(registry.snapshot('b').inflight).toBe(0);
+  });
+
+  it('records successes and failures in the window and successes in the EWMAs', () => {
+    attempt('a', SUCCESS, 200, 40);
+    attempt('a', SERVER_ERROR, 5_000, undefined);
+    attempt('a', { kind: 'failure', failure: 'refused' }, 1, undefined);
+    const h = registry.snapshot('a');
+    expect(h).toMatchObject({
+      requests: 3,
+      failures: 2,
+      latencyEwmaMs: 200,
+      ttfbEwmaMs: 40,
+      breaker: 'closed',
+    });
+    expect(h.errorRatio).toBeCloseTo(2 / 3);
+    t += 5_000;
+    attempt('a', SUCCESS, 400, 80);
+    expect(registry.lookup('a').latencyEwmaMs).toBeCloseTo((100 + 400) / 1.5);
+    const s = registry.stats('a')!;
+    expect(s.failuresByClass).toMatchObject({ server_error: 1, refused: 1, reset: 0 });
+    expect(s.latency!.p50).toBeGreaterThan(190);
+    expect(s.latency!.p99).toBeGreaterThan(390);
+    expect(s.ttfb!.p50).toBeLessThan(82);
+    expect(s.window).toEqual(WINDOW);
+    // The window rotates on the registry clock.
+    t += 10_000;
+    expect(registry.snapshot('a').requests).toBe(0);
+  });
+
+  it('does not count ignored outcomes as requests', () => {
+    attempt('a', { kind: 'ignored', reason: 'client_error' });
+    attempt('a', { kind: 'ignored', reason: 'client_gone' });
+    attempt('a', { kind: 'ignored', reason: 'breaker_rejected' });
+    const h = registry.snapshot('a');
+    expect(h).toMatchObject({ requests: 0, failures: 0, inflight: 0, latencyEwmaMs: undefined });
+    expect(registry.stats('a')!.latency).toBeUndefined();
+  });
+
+  it('cools a backend down for the Retry-After of a 429 (delta-seconds)', () => {
+    const outcome = classify({
+      status: 429,
+      retryAfter: '7',
+      responseStarted: true,
+      clientGone: false,
+      nowMs: t,
+    });
+    attempt('a', outcome);
+    expect(registry.snapshot('a').coolingUntilMs).toBe(T0 + 7_000);
+    expect(registry.stats('a')!.coolingUntil).toBe(new Date(T0 + 7_000).toISOString());
+    expect(registry.snapshot('a').failures).toBe(1);
+    expect(registry.snapshot('b').coolingUntilMs).toBe(0);
+    t += 6_999;
+    expect(registry.snapshot('a').coolingUntilMs).toBe(T0 + 7_000);
+    t += 1;
+    expect(registry.snapshot('a').coolingUntilMs).toBe(0);
+    expect(registry.stats('a')!.coolingUntil).toBeNull();
+  });
+
+  it('cools a backend down until an HTTP-date Retry-After, and a shorter one does not cut it short', () => {
+    const until = new Date(T0 + 30_000).toUTCString();
+    attempt(
+      'a',
+      classify({ status: 429, retryAfter: until, responseStarted: true, clientGone: false, nowMs: t }),
+    );
+    expect(registry.snapshot('a').coolingUntilMs).toBe(T0 + 30_000);
+    attempt(
+      'a',
+      classify({ status: 429, retryAfter: '1', responseStarted: true, clientGone: false, nowMs: t }),
+    );
+    expect(registry.snapshot('a').coolingUntilMs).toBe(T0 + 30_000);
+  });
+
+  it('opens the breaker after the threshold and reports it in the snapshot', async () => {
+    const seen: BreakerTransition[] = [];
+    registry.onBreakerTransition((tr) => seen.push(tr));
+    for (let i = 0; i < 4; i++) expect(await run('a', SERVER_ERROR)).toBeInstanceOf(AttemptFailedError);
+    expect(registry.snapshot('a').breaker).toBe('open');
+    expect(registry.snapshot('b').breaker).toBe('closed');
+    expect(seen).toEqual([{ backend: 'a', state: 'open', atMs: T0 }]);
+    const rejected = await run('a', SUCCESS);
+    expect(rejected).toBeInstanceOf(BreakerRejectedError);
+  });
+
+  it('shows a half-open breaker whose trial is running as open to decide, half-open to admins', async () => {
+    for (let i = 0; i < 4; i++) await run('a', SERVER_ERROR);
+    vi.advanceTimersByTime(BREAKER.resetTimeoutMs);
+    expect(registry.snapshot('a').breaker).toBe('halfOpen');
+    let finish!: () => void;
+    const trial = registry.breakerFor('a')!.run(() => new Promise<void>((res) => (finish = res)));
+    expect(registry.snapshot('a').breaker).toBe('open');
+    expect(registry.stats('a')).toMatchObject({ breaker: 'halfOpen', breakerAdmitting: false });
+    finish();
+    await trial;
+    expect(registry.snapshot('a').breaker).toBe('closed');
+  });
+
+  it('forgets the window’s failures when the breaker closes after a successful trial', async () => {
+    const seen: string[] = [];
+    registry.onBreakerTransition((tr) => seen.push(tr.state));
+    attempt('a', SUCCESS);
+    for (let i = 0; i < 4; i++) await run('a', SERVER_ERROR);
+    expect(registry.snapshot('a')).toMatchObject({ requests: 5, failures: 4 });
+    t += BREAKER.resetTimeoutMs;
+    vi.advanceTimersByTime(BREAKER.resetTimeoutMs);
+    expect(await run('a', SUCCESS)).toBe('ok');
+    expect(seen).toEqual(['open', 'halfOpen', 'closed']);
+    expect(registry.snapshot('a')).toMatchObject({
+      breaker: 'closed',
+      requests: 2,
+      failures: 0,
+      errorRatio: 0,
+    });
+    expect(registry.stats('a')!.failuresByClass.server_error).toBe(0);
+  });
+
+  it('keeps health across a reconcile with the same backends', async () => {
+    attempt('a', SUCCESS, 150);
+    attempt('a', SERVER_ERROR);
+    registry.attemptStarted('a');
+    for (let i = 0; i < 4; i++) await run('b', SERVER_ERROR);
+    const breakerA = registry.breakerFor('a');
+    const shutdown = vi.spyOn(breakerA!, 'shutdown');
+    t += 1_000;
+    registry.reconcile({ ...policy(['a', 'b']), version: 'v2' });
+    expect(registry.breakerFor('a')).toBe(breakerA);
+    expect(shutdown).not.toHaveBeenCalled();
+    expect(registry.snapshot('a')).toMatchObject({
+      requests: 2,
+      failures: 1,
+      inflight: 1,
+      latencyEwmaMs: 150,
+    });
+    expect(registry.snapshot('b').breaker).toBe('open');
+  });
+
+  it('adds new backends and shuts down the breakers of removed ones', () => {
+    attempt('b', SUCCESS);
+    const breakerA = registry.breakerFor('a')!;
+    const shutdownA = vi.spyOn(breakerA, 'shutdown');
+    const shutdownB = vi.spyOn(registry.breakerFor('b')!, 'shutdown');
+    registry.reconcile(policy(['b', 'c']));
+    expect(shutdownA).toHaveBeenCalledTimes(1);
+    expect(shutdownB).not.toHaveBeenCalled();
+    expect(registry.breakerFor('a')).toBeUndefined();
+    expect(registry.snapshot('a')).toBe(UNKNOWN_HEALTH);
+    expect(registry.snapshot('b').requests).toBe(1);
+    expect(registry.snapshot('c')).toMatchObject({ requests: 0, breaker: 'closed' });
+    expect(registry.allStats().map((s) => s.backend)).toEqual(['b', 'c']);
+  });
+
+  it('applies changed breaker settings without losing the breaker’s state', async () => {
+    for (let i = 0; i < 4; i++) await run('a', SERVER_ERROR);
+    const breakerA = registry.breakerFor('a')!;
+    const reconfigure = vi.spyOn(breakerA, 'reconfigure');
+    registry.reconcile(policy(['a', 'b'], { breaker: { ...BREAKER, resetTimeoutMs: 3_000 } }));
+    expect(reconfigure).toHaveBeenCalledTimes(1);
+    expect(reconfigure.mock.results[0]!.value).toBe(true);
+    expect(registry.breakerFor('a')).toBe(breakerA);
+    expect(breakerA.settings.resetTimeoutMs).toBe(3_000);
+    expect(registry.snapshot('a')).toMatchObject({ breaker: 'open', failures: 4 });
+    vi.advanceTimersByTime(2_999);
+    expect(registry.snapshot('a').breaker).toBe('open');
+    vi.advanceTimersByTime(1);
+    expect(registry.snapshot('a').breaker).toBe('halfOpen');
+  });
+
+  it('resizes windows when the window settings change, keeping their counts', () => {
+    attempt('a', SERVER_ERROR);
+    t += 5_000;
+    attempt('a', SUCCESS);
+    registry.reconcile(policy(['a', 'b'], { window: { sizeMs: 60_000, buckets: 6 } }));
+    expect(registry.stats('a')!.window).toEqual({ sizeMs: 60_000, buckets: 6 });
+    expect(registry.snapshot('a')).toMatchObject({ requests: 2, failures: 1 });
+    // Under the old 10 s window both would be gone by now.
+    t += 20_000;
+    expect(registry.snapshot('a').requests).toBe(2);
+  });
+
+  it('drives every breaker’s bucket rotation from one timer and stops it on shutdown', () => {
+    registry.reconcile(policy(['a', 'b', 'c', 'd', 'e']));
+    expect(vi.getTimerCount()).toBe(1);
+    registry.shutdown();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(registry.snapshot('a')).toBe(UNKNOWN_HEALTH);
+  });
+
+  it('keeps notifying other listeners when one throws, and stops notifying after unsubscribe', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const seen: string[] = [];
+    registry.onBreakerTransition(() => {
+      throw new Error('bad listener');
+    });
+    const off = registry.onBreakerTransition((tr) => seen.push(tr.state));
+    for (let i = 0; i < 4; i++) await run('a', SERVER_ERROR);
+    expect(seen).toEqual(['open']);
+    expect(warn).toHaveBeenCalledTimes(1);
+    off();
+    vi.advanceTimersByTime(BREAKER.resetTimeoutMs);
+    expect(seen).toEqual(['open']);
+    warn.mockRestore();
+  });
+});
