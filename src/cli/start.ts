@@ -1,0 +1,128 @@
+/**
+ * `routecar start`: resolves the settings, starts the runtime (and the demo backends when asked
+ * and needed), and turns SIGTERM/SIGINT into a graceful drain. A second signal exits at once.
+ */
+import net from 'node:net';
+import { parseArgs } from 'node:util';
+import type { CompiledPolicy } from '../policy/types.js';
+import { startRuntime, type Runtime } from '../server/runtime.js';
+import { createLogger, type Logger } from '../telemetry/logger.js';
+import { resolveConfig, type RuntimeConfig } from './config.js';
+
+export async function startCommand(argv: string[], bundledPolicy: string): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      policy: { type: 'string' },
+      listen: { type: 'string' },
+      'admin-listen': { type: 'string' },
+      'demo-if-unreachable': { type: 'boolean' },
+    },
+  });
+  let config: RuntimeConfig = resolveConfig(
+    { policy: values.policy, listen: values.listen, adminListen: values['admin-listen'], demo: values['demo-if-unreachable'] },
+    process.env,
+  );
+  const logger = createLogger();
+  if (!config.policyFile && !config.consul) {
+    // Nothing configured: serve the bundled example, with demo backends if nothing answers there.
+    config = { ...config, policyFile: bundledPolicy, demo: true };
+  }
+  const runtime = await startRuntime({ config, logger });
+  const policy = runtime.store.current();
+  const demo = config.demo && policy ? await startDemoBackends(policy, logger) : undefined;
+  const base = `http://${runtime.listen.host}:${runtime.listen.port}`;
+  logger.info(
+    { listen: base, admin: `http://${runtime.adminListen.host}:${runtime.adminListen.port}`, policyVersion: policy?.version },
+    'routecar ready',
+  );
+  if (demo) printDemoHelp(base, runtime, demo.description);
+  handleSignals(runtime, config, logger, demo?.close);
+  return 0;
+}
+
+interface DemoHandle {
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+/** Starts fake model servers for the policy's loopback backends that nobody answers on. */
+async function startDemoBackends(policy: CompiledPolicy, logger: Logger): Promise<DemoHandle | undefined> {
+  const { DEMO_FLEET, startDemoFleet } = await import('../demo/fleet.js');
+  const specs = [];
+  let i = 0;
+  for (const backend of policy.backends.values()) {
+    const url = new URL(backend.baseUrl);
+    const port = Number(url.port || 80);
+    // The demo profile living on the same port in the bundled fleet, so default.yaml's small model is the fast one.
+    const profile = DEMO_FLEET.find((spec) => spec.port === port) ?? DEMO_FLEET[i % DEMO_FLEET.length]!;
+    i++;
+    if (!['127.0.0.1', 'localhost'].includes(url.hostname) || (await reachable(url.hostname, port))) continue;
+    specs.push({ ...profile, name: backend.name, port, host: url.hostname === 'localhost' ? '127.0.0.1' : url.hostname });
+  }
+  if (specs.length === 0) return undefined;
+  try {
+    const fleet = await startDemoFleet(specs);
+    logger.info({ backends: specs.map((s) => s.name), control: fleet.controlUrl }, 'demo backends started');
+    return fleet;
+  } catch (err) {
+    logger.warn({ error: (err as Error).message }, 'demo backends could not start');
+    return undefined;
+  }
+}
+
+function reachable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port, timeout: 300 });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
+function printDemoHelp(base: string, runtime: Runtime, fleet: string): void {
+  const admin = `http://${runtime.adminListen.host}:${runtime.adminListen.port}`;
+  process.stderr.write(`
+routecar is serving ${base}/v1 with demo backends.
+
+Try it:
+  curl -s ${base}/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"chat","messages":[{"role":"user","content":"hello"}]}'
+
+Watch failover: keep a loop of requests running, take a backend down, and see the traffic move
+(response header x-routecar-backend) and its breaker open in ${admin}/admin/state.
+  while true; do curl -s -o /dev/null -w '%{http_code} ' -D - ${base}/v1/chat/completions \\
+    -H 'content-type: application/json' -d '{"model":"chat","messages":[{"role":"user","content":"hi"}]}' \\
+    | grep -i x-routecar-backend; sleep 0.2; done
+
+${fleet}
+`);
+}
+
+function handleSignals(runtime: Runtime, config: RuntimeConfig, logger: Logger, closeDemo?: () => Promise<void>): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal, deadlineMs: config.drainTimeoutMs }, 'draining');
+    runtime
+      .drain(config.drainTimeoutMs)
+      .then(() => closeDemo?.())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ error: (err as Error).message }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -1,0 +1,129 @@
+/**
+ * Validated document (+ split overrides from Consul) -> CompiledPolicy, the immutable snapshot the
+ * router reads. Cross-references are checked here, and everything is normalised once: base URLs
+ * lose their trailing slash, zero-weight split arms are dropped, unset limits become Infinity.
+ */
+import { policyError, suggestion, type PolicyError } from './errors.js';
+import { compileRules } from './compile-rules.js';
+import { canonicalJson, sha256Hex } from './hash.js';
+import type { BackendDocument, PolicyDocument, RouteDocument } from './schema.js';
+import { checkSplit } from './splits.js';
+import type { CompiledBackend, CompiledPolicy, CompiledRoute, SplitWeights, StickyKey } from './types.js';
+
+/**
+ * Per-route split weights that replace the policy's own split (from `routecar/splits/<route>`).
+ * Each must already have passed `parseSplitOverride` against the same document.
+ */
+export type SplitOverrides = ReadonlyMap<string, SplitWeights>;
+
+export type CompileResult =
+  | { readonly ok: true; readonly policy: CompiledPolicy }
+  | { readonly ok: false; readonly errors: PolicyError[] };
+
+/** Length of the version string (hex chars of the SHA-256). */
+const VERSION_LENGTH = 12;
+
+export function compilePolicy(
+  document: PolicyDocument,
+  overrides: SplitOverrides = new Map(),
+): CompileResult {
+  const errors: PolicyError[] = [];
+  const backends = new Map<string, CompiledBackend>();
+  for (const [name, backend] of Object.entries(document.backends))
+    backends.set(name, compileBackend(name, backend));
+
+  const backendNames = new Set(backends.keys());
+  const routes = new Map<string, CompiledRoute>();
+  for (const [name, route] of Object.entries(document.routes)) {
+    const compiled = compileRoute(name, route, backendNames, overrides.get(name), errors);
+    routes.set(name, compiled);
+  }
+
+  const routeBackends = new Map([...routes].map(([name, route]) => [name, route.backends]));
+  const rules = compileRules(document.rules, { backends: backendNames, routes: routeBackends });
+  errors.push(...rules.errors);
+  if (errors.length > 0) return { ok: false, errors };
+
+  const policy: CompiledPolicy = {
+    version: policyVersion(document, overrides),
+    backends,
+    routes,
+    rules: rules.rules,
+    breaker: Object.freeze({ ...document.breaker }),
+    window: Object.freeze({ ...document.window }),
+  };
+  return { ok: true, policy: Object.freeze(policy) };
+}
+
+/** Short content hash of the document and the overrides; the same inputs always give the same version. */
+export function policyVersion(document: PolicyDocument, overrides: SplitOverrides): string {
+  const splits = [...overrides].map(([route, weights]) => [route, Object.fromEntries(weights)]);
+  return sha256Hex(canonicalJson({ document, splits: Object.fromEntries(splits) })).slice(0, VERSION_LENGTH);
+}
+
+function compileBackend(name: string, backend: BackendDocument): CompiledBackend {
+  return Object.freeze({
+    name,
+    baseUrl: backend.url.replace(/\/+$/, ''),
+    model: backend.model,
+    price: Object.freeze({ inputPerMTok: backend.price.input, outputPerMTok: backend.price.output }),
+    zone: backend.zone,
+    labels: Object.freeze({ ...backend.labels }),
+    maxInflight: backend.maxInflight ?? Infinity,
+    timeouts: Object.freeze({ ...backend.timeouts }),
+    apiKeyEnv: backend.apiKeyEnv,
+  });
+}
+
+function compileRoute(
+  name: string,
+  route: RouteDocument,
+  backendNames: ReadonlySet<string>,
+  override: SplitWeights | undefined,
+  errors: PolicyError[],
+): CompiledRoute {
+  const at = (...rest: PropertyKey[]) => ['routes', name, ...rest];
+  const members = new Set<string>();
+  route.backends.forEach((backend, i) => {
+    if (!backendNames.has(backend)) {
+      errors.push(
+        policyError(at('backends', i), `unknown backend "${backend}"${suggestion(backend, backendNames)}`),
+      );
+    } else if (members.has(backend)) {
+      errors.push(policyError(at('backends', i), `duplicate backend "${backend}"`));
+    }
+    members.add(backend);
+  });
+
+  let split: SplitWeights | undefined;
+  if (route.split !== undefined) {
+    const checked = checkSplit(route.split, members, (b) =>
+      backendNames.has(b) ? `backend "${b}" is not in this route's backends` : `unknown backend "${b}"`,
+    );
+    for (const p of checked.problems) {
+      errors.push(policyError(p.backend === undefined ? at('split') : at('split', p.backend), p.message));
+    }
+    split = checked.weights;
+  }
+
+  return Object.freeze({
+    name,
+    backends: Object.freeze([...route.backends]),
+    split: override ?? split,
+    splitSource: override !== undefined ? 'consul' : split !== undefined ? 'policy' : undefined,
+    sticky: parseSticky(route.sticky),
+    objective: Object.freeze({ ...route.objective }),
+    maxCostUsd: route.maxCostUsd,
+    overBudget: route.overBudget,
+    defaultMaxTokens: route.defaultMaxTokens,
+    maxAttempts: route.failover.maxAttempts,
+  });
+}
+
+/** The schema has already checked the grammar: `none`, `body:user` or `header:NAME`. */
+function parseSticky(sticky: string): StickyKey {
+  if (sticky.startsWith('header:'))
+    return { kind: 'header', name: sticky.slice('header:'.length).toLowerCase() };
+  if (sticky === 'body:user') return { kind: 'body', field: 'user' };
+  return { kind: 'none' };
+}

@@ -1,0 +1,179 @@
+/**
+ * The wire policy document: what users write in YAML or JSON. This schema is the single source of
+ * the wire type (`PolicyDocument`), of the defaults, and of docs/policy.schema.json.
+ * Objects are strict, so a misspelt key is an error instead of a silently ignored setting.
+ * Cross-references (a route naming an unknown backend, ...) are checked by `compile.ts`.
+ */
+import * as z from 'zod';
+import { backendName, ENV_NAME_PATTERN, routeName, splitWeights } from './names.js';
+import { ruleSchema } from './rule-schema.js';
+
+/** Defaults, in one place so docs and tests can refer to them. */
+export const DEFAULTS = {
+  timeouts: { connectMs: 2000, firstByteMs: 60000, idleMs: 30000 },
+  objective: { latency: 1, errors: 4, cost: 0 },
+  overBudget: 'refuse',
+  defaultMaxTokens: 256,
+  sticky: 'none',
+  failover: { maxAttempts: 3 },
+  breaker: { errorThresholdPercentage: 50, volumeThreshold: 10, resetTimeoutMs: 15000 },
+  window: { sizeMs: 60000, buckets: 12 },
+} as const;
+
+const millis = (what: string) => z.int().positive(`${what} must be a positive whole number of milliseconds`);
+
+const baseUrl = z
+  .string()
+  .superRefine((text, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `not a valid URL: "${text}"` });
+      return;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      ctx.addIssue({ code: 'custom', message: `must be an http:// or https:// URL, got "${url.protocol}"` });
+    } else if (url.search !== '' || url.hash !== '') {
+      ctx.addIssue({ code: 'custom', message: 'must not contain a query string or fragment' });
+    }
+  })
+  .meta({ format: 'uri', description: 'OpenAI-compatible base URL, e.g. http://llama:8000/v1.' });
+
+const backendSchema = z
+  .strictObject({
+    url: baseUrl,
+    model: z.string().min(1).describe("The backend's own model name; replaces body.model on the way out."),
+    price: z
+      .strictObject({
+        input: z.number().min(0, 'price must be >= 0').describe('USD per 1M prompt tokens.'),
+        output: z.number().min(0, 'price must be >= 0').describe('USD per 1M completion tokens.'),
+      })
+      .describe('USD per one million tokens.'),
+    zone: z.string().min(1).optional().describe('Free-form location, e.g. us-east-1a.'),
+    labels: z.record(z.string().min(1), z.string()).optional().describe('Free-form string labels.'),
+    maxInflight: z.int().positive().optional().describe('Attempts in flight at once; unlimited when unset.'),
+    timeouts: z
+      .strictObject({
+        connectMs: millis('connectMs')
+          .default(DEFAULTS.timeouts.connectMs)
+          .describe('TCP (and TLS) connect budget.'),
+        firstByteMs: millis('firstByteMs')
+          .default(DEFAULTS.timeouts.firstByteMs)
+          .describe('From sending the request to the first response byte.'),
+        idleMs: millis('idleMs')
+          .default(DEFAULTS.timeouts.idleMs)
+          .describe('Longest silence between two body chunks once the response has started.'),
+      })
+      .default(DEFAULTS.timeouts),
+    apiKeyEnv: z
+      .string()
+      .regex(ENV_NAME_PATTERN, 'not a valid environment variable name')
+      .optional()
+      .describe('Environment variable holding the API key sent as Authorization: Bearer.'),
+  })
+  .describe('One OpenAI-compatible model server.');
+
+const objectiveWeight = z.number().min(0, 'objective weights must be >= 0');
+
+const routeSchema = z
+  .strictObject({
+    backends: z
+      .array(backendName)
+      .min(1, 'a route needs at least one backend')
+      .describe('Backends that may serve the route, in order.'),
+    split: splitWeights
+      .optional()
+      .describe(
+        'Canary / A-B weights. Without it: health and cost scoring. Unlisted backends are fallbacks.',
+      ),
+    sticky: z
+      .string()
+      .regex(
+        /^(none|body:user|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$/,
+        'expected header:NAME, body:user or none',
+      )
+      .default(DEFAULTS.sticky)
+      .describe('What keeps a user on the same split arm: header:NAME, body:user or none.'),
+    objective: z
+      .strictObject({
+        latency: objectiveWeight.default(DEFAULTS.objective.latency).describe('Weight of relative latency.'),
+        errors: objectiveWeight.default(DEFAULTS.objective.errors).describe('Weight of the error ratio.'),
+        cost: objectiveWeight.default(DEFAULTS.objective.cost).describe('Weight of relative price.'),
+      })
+      .default(DEFAULTS.objective)
+      .describe('Scoring weights; 0 switches a term off.'),
+    maxCostUsd: z.number().positive().optional().describe('USD ceiling per request (estimated).'),
+    overBudget: z
+      .enum(['refuse', 'cheapest'])
+      .default(DEFAULTS.overBudget)
+      .describe('When no backend fits under the ceiling: refuse, or use the cheapest healthy one.'),
+    defaultMaxTokens: z
+      .int()
+      .positive()
+      .default(DEFAULTS.defaultMaxTokens)
+      .describe('Output tokens assumed for cost estimates when the request sets no max_tokens.'),
+    failover: z
+      .strictObject({
+        maxAttempts: z
+          .int()
+          .min(1, 'maxAttempts must be at least 1')
+          .default(DEFAULTS.failover.maxAttempts)
+          .describe('Most backends tried for one request, first attempt included.'),
+      })
+      .default(DEFAULTS.failover),
+  })
+  .describe('A name clients send as model, and how its requests are spread over backends.');
+
+export const policyDocumentSchema = z
+  .strictObject({
+    version: z.literal(1, { error: 'unsupported policy version (expected 1)' }).describe('Always 1.'),
+    backends: z
+      .record(backendName, backendSchema)
+      .refine((b) => Object.keys(b).length > 0, 'at least one backend is required')
+      .describe('Model servers by name.'),
+    routes: z
+      .record(routeName, routeSchema)
+      .refine((r) => Object.keys(r).length > 0, 'at least one route is required')
+      .describe('Routes by the name clients send as model.'),
+    rules: z.array(ruleSchema).default([]).describe('Ordered; the first rule that matches is applied.'),
+    breaker: z
+      .strictObject({
+        errorThresholdPercentage: z
+          .number()
+          .gt(0, 'must be between 0 and 100')
+          .max(100, 'must be between 0 and 100')
+          .default(DEFAULTS.breaker.errorThresholdPercentage)
+          .describe('Failure percentage in the window that opens the breaker.'),
+        volumeThreshold: z
+          .int()
+          .min(0)
+          .default(DEFAULTS.breaker.volumeThreshold)
+          .describe('Requests in the window before the breaker may open.'),
+        resetTimeoutMs: millis('resetTimeoutMs')
+          .default(DEFAULTS.breaker.resetTimeoutMs)
+          .describe('How long an open breaker waits before letting a probe through.'),
+      })
+      .default(DEFAULTS.breaker)
+      .describe('Per-backend circuit breaker settings.'),
+    window: z
+      .strictObject({
+        sizeMs: millis('sizeMs').default(DEFAULTS.window.sizeMs).describe('Length of the rolling window.'),
+        buckets: z
+          .int()
+          .min(1)
+          .default(DEFAULTS.window.buckets)
+          .describe('Buckets the window is divided into.'),
+      })
+      .refine((w) => w.sizeMs % w.buckets === 0, 'sizeMs must be a multiple of buckets')
+      .default(DEFAULTS.window)
+      .describe('Rolling window used for latency and error statistics.'),
+  })
+  .describe('routecar policy document.');
+
+/** The policy document after validation, with every default filled in. */
+export type PolicyDocument = z.output<typeof policyDocumentSchema>;
+/** The policy document as written (defaults optional). */
+export type PolicyDocumentInput = z.input<typeof policyDocumentSchema>;
+export type BackendDocument = PolicyDocument['backends'][string];
+export type RouteDocument = PolicyDocument['routes'][string];

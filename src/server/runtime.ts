@@ -1,0 +1,197 @@
+/**
+ * Assembles a running routecar: policy store and its sources, health registry, proxy pool, the
+ * app-facing and admin listeners, and their orderly shutdown. Policy flows in only through the
+ * store; health flows back only through the request observer.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HealthRegistry } from '../health/registry.js';
+import { loadLastGood } from '../policy/last-good.js';
+import { ConsulPolicySource } from '../policy/sources/consul.js';
+import { FilePolicySource } from '../policy/sources/file.js';
+import type { PolicySource } from '../policy/sources/source.js';
+import { PolicyStore } from '../policy/store.js';
+import { combineObservers } from '../proxy/observers.js';
+import { ProxyPool } from '../proxy/pool.js';
+import type { RequestObserver } from '../proxy/events.js';
+import { isLoopback, type ListenAddress, type RuntimeConfig } from '../cli/config.js';
+import { requestLog, type Logger } from '../telemetry/logger.js';
+import { createAdminApp } from './admin-app.js';
+import { explainRequest } from './explain.js';
+import { createProxyApp } from './proxy-app.js';
+
+export interface Runtime {
+  readonly store: PolicyStore;
+  readonly health: HealthRegistry;
+  /** Actual bound addresses (ports resolved when 0 was asked for). */
+  readonly listen: ListenAddress;
+  readonly adminListen: ListenAddress;
+  /** Stops accepting, lets in-flight requests finish up to the deadline, then closes everything. */
+  drain(deadlineMs: number): Promise<void>;
+  /** Closes everything at once. */
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  readonly config: RuntimeConfig;
+  readonly logger: Logger;
+  /** Extra observers (telemetry). */
+  readonly observers?: readonly RequestObserver[];
+  /** /metrics handler. */
+  readonly metrics?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  /** How long to wait for Consul's first answer before serving from the last good policy. */
+  readonly firstPolicyTimeoutMs?: number;
+}
+
+export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { config, logger } = options;
+  const store = new PolicyStore({ stateDir: config.stateDir });
+  const health = new HealthRegistry({ now: Date.now });
+  const proxies = new ProxyPool();
+  let draining = false;
+
+  store.onChange((change) => {
+    health.reconcile(change.policy);
+    proxies.reconcile(change.policy);
+    logger.info(
+      { version: change.policy.version, source: change.origin.source, location: change.origin.location, cause: change.cause },
+      change.previous ? 'policy reloaded' : 'policy loaded',
+    );
+  });
+  store.onRefused((refusal) => {
+    logger.error({ reason: refusal.reason, errors: refusal.errors, source: refusal.origin.source }, `policy refused: ${refusal.message}`);
+  });
+
+  const sources = await startSources(config, store, logger, options.firstPolicyTimeoutMs ?? 5_000);
+
+  const observer = combineObservers([
+    {
+      attemptStarted: (backend) => health.attemptStarted(backend),
+      attemptFinished: (r) => health.attemptFinished(r.backend, r),
+    },
+    ...(options.observers ?? []),
+    requestLog(logger),
+  ]);
+
+  const proxyApp = createProxyApp({
+    policy: () => store.current(),
+    health: health.lookup,
+    observer,
+    proxies,
+    breakerFor: (name) => health.breakerFor(name),
+    maxBodyBytes: config.maxBodyBytes,
+    random: Math.random,
+  });
+  const adminApp = createAdminApp({
+    ready: () => !draining && store.current() !== undefined,
+    notReadyReason: () => (draining ? 'draining' : 'no policy loaded yet'),
+    state: () => ({ policyVersion: store.current()?.version, backends: health.allStats() }),
+    policy: () => ({ ...store.status(), document: store.redacted() }),
+    explain: (body, headers) => explainRequest(store.current(), health.lookup, body, headers),
+    metrics: options.metrics,
+    adminToken: config.adminToken,
+    loopbackOnly: isLoopback(config.adminListen.host),
+    maxBodyBytes: config.maxBodyBytes,
+  });
+
+  const proxyServer = http.createServer(proxyApp);
+  // An app's idle keep-alive connection should outlive routecar's side of it, never the reverse.
+  proxyServer.keepAliveTimeout = 65_000;
+  proxyServer.headersTimeout = 66_000;
+  const adminServer = http.createServer(adminApp);
+  const listen = await listenOn(proxyServer, config.listen);
+  const adminListen = await listenOn(adminServer, config.adminListen);
+
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(sources.map((s) => s.stop()));
+    proxyServer.closeAllConnections();
+    adminServer.closeAllConnections();
+    await Promise.all([closeServer(proxyServer), closeServer(adminServer)]);
+    proxies.close();
+    health.shutdown();
+    await store.flush();
+  };
+
+  return {
+    store,
+    health,
+    listen,
+    adminListen,
+    async drain(deadlineMs: number): Promise<void> {
+      draining = true;
+      // New connections are refused at once; idle keep-alive ones are closed; busy ones finish.
+      const closed = closeServer(proxyServer);
+      proxyServer.closeIdleConnections();
+      const idleSweep = setInterval(() => proxyServer.closeIdleConnections(), 100);
+      const deadline = new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), deadlineMs).unref());
+      const result = await Promise.race([closed.then(() => 'drained' as const), deadline]);
+      clearInterval(idleSweep);
+      logger.info({ result }, result === 'drained' ? 'drained: every in-flight request finished' : 'drain deadline reached');
+      await closeAll();
+    },
+    close: closeAll,
+  };
+}
+
+/**
+ * Starts the configured sources. A file must load at start (a typo should stop a deploy);
+ * Consul may be down, in which case the last good policy from the state dir serves meanwhile.
+ */
+async function startSources(config: RuntimeConfig, store: PolicyStore, logger: Logger, firstPolicyTimeoutMs: number): Promise<PolicySource[]> {
+  const sources: PolicySource[] = [];
+  if (config.consul) {
+    const lastGood = await loadLastGood(config.stateDir);
+    if (lastGood.kind === 'loaded') {
+      const restored = store.restore(lastGood.record, lastGood.file);
+      logger.info({ file: lastGood.file, result: restored.kind }, 'serving the last good policy until Consul answers');
+    } else if (lastGood.kind === 'corrupt') {
+      logger.warn({ file: lastGood.file, error: lastGood.error }, 'last good policy unreadable; ignoring it');
+    }
+    const consul = new ConsulPolicySource({ addr: config.consul.baseUrl, token: config.consul.token, prefix: config.consul.prefix });
+    const firstAnswer = new Promise<void>((resolve) => {
+      consul.start((update) => {
+        store.apply(update);
+        if (update.kind === 'document' || update.kind === 'document-missing') resolve();
+      });
+    });
+    sources.push(consul);
+    if (!store.current()) {
+      await Promise.race([firstAnswer, new Promise((r) => setTimeout(r, firstPolicyTimeoutMs).unref())]);
+    }
+  }
+  if (config.policyFile) {
+    const file = new FilePolicySource(config.policyFile);
+    const first = new Promise<void>((resolve) => {
+      file.start((update) => {
+        store.apply(update);
+        resolve();
+      });
+    });
+    sources.push(file);
+    await first;
+    if (!store.current()) {
+      await Promise.all(sources.map((s) => s.stop()));
+      const err = store.status().lastError;
+      throw new Error(`policy ${config.policyFile} could not be loaded:\n${(err?.errors ?? []).map((e) => `  ${e.path ? `${e.path}: ` : ''}${e.message}`).join('\n')}`);
+    }
+  }
+  return sources;
+}
+
+function listenOn(server: http.Server, address: ListenAddress): Promise<ListenAddress> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject);
+      const info = server.address() as AddressInfo;
+      resolve({ host: address.host, port: info.port });
+    });
+  });
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+  });
+}
