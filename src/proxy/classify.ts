@@ -25,8 +25,12 @@ export type Outcome =
     }
   | {
       readonly kind: 'ignored';
-      /** client_error: the app's own 4xx; client_gone: the app hung up; breaker_rejected: opossum refused the call. */
-      readonly reason: 'client_error' | 'client_gone' | 'breaker_rejected';
+      /**
+       * client_error: the app's own 4xx; client_gone: the app hung up; breaker_rejected: opossum
+       * refused the call; stale_connection: a pooled keep-alive socket was closed by the backend
+       * just as routecar reused it (a race, not a fault: the request is sent again on a new socket).
+       */
+      readonly reason: 'client_error' | 'client_gone' | 'breaker_rejected' | 'stale_connection';
     };
 
 /** What the forwarder saw of one attempt. */
@@ -41,6 +45,8 @@ export interface Observation {
   readonly responseStarted: boolean;
   /** The app closed its connection before the attempt finished. */
   readonly clientGone: boolean;
+  /** The request went out on a pooled keep-alive socket (Node's `request.reusedSocket`). */
+  readonly reusedSocket?: boolean;
   /** Raw Retry-After header of a 429/503. */
   readonly retryAfter?: string;
   /** Wall-clock epoch ms, for HTTP-date Retry-After values. */
@@ -62,6 +68,9 @@ export function classify(o: Observation): Outcome {
   if (o.timeout === 'idle') return { kind: 'failure', failure: 'idle_timeout' };
   if (o.errorCode !== undefined) {
     if (o.responseStarted) return { kind: 'failure', failure: 'stream_broken' };
+    if (o.reusedSocket && (o.errorCode === 'ECONNRESET' || o.errorCode === 'EPIPE')) {
+      return { kind: 'ignored', reason: 'stale_connection' };
+    }
     if (REFUSED_CODES.has(o.errorCode)) return { kind: 'failure', failure: 'refused' };
     return { kind: 'failure', failure: 'reset' };
   }

@@ -132,6 +132,7 @@ export class Exchange implements ProxyEventSink {
     this.finish({
       errorCode: err.code ?? 'ECONNRESET',
       responseStarted: this.proxyRes !== undefined,
+      reusedSocket: this.proxyReq?.reusedSocket === true,
       clientGone: false, // the app leaving is reported by onAppClose, which runs first
     });
   }

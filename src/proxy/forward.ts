@@ -47,10 +47,16 @@ export async function forward(req: IncomingMessage, res: ServerResponse, ctx: Fo
   const attempts = decision.attempts;
   const failures: string[] = [];
   let lastOutcome: Outcome | undefined;
+  let staleRetries = 0;
   for (let i = 0; i < attempts.length; i++) {
     const name = attempts[i]!;
     const run = startAttempt(req, res, ctx, deps, i);
     const head = await run.head;
+    if (head.kind === 'abandoned' && head.outcome.kind === 'ignored' && head.outcome.reason === 'stale_connection' && staleRetries++ < 2) {
+      // The backend closed a pooled socket as it was reused: same backend, fresh socket.
+      i--;
+      continue;
+    }
     if (head.kind === 'committed') {
       const end = await run.end;
       const gone = end?.outcome.kind === 'ignored' && end.outcome.reason === 'client_gone';
