@@ -20,6 +20,7 @@ interface Target {
   readonly members: ReadonlySet<string>;
 }
 
+/** Compiles the rules in order; every error names its rule by index (`rules.2.prefer.0`). */
 export function compileRules(
   rules: readonly RuleDocument[],
   context: RuleContext,

@@ -16,6 +16,7 @@ import type { CompiledBackend, CompiledPolicy, CompiledRoute, SplitWeights, Stic
  */
 export type SplitOverrides = ReadonlyMap<string, SplitWeights>;
 
+/** The compiled snapshot, or every cross-reference error found. */
 export type CompileResult =
   | { readonly ok: true; readonly policy: CompiledPolicy }
   | { readonly ok: false; readonly errors: PolicyError[] };
@@ -23,6 +24,7 @@ export type CompileResult =
 /** Length of the version string (hex chars of the SHA-256). */
 const VERSION_LENGTH = 12;
 
+/** Checks cross-references and builds the snapshot; never throws for a bad document. */
 export function compilePolicy(
   document: PolicyDocument,
   overrides: SplitOverrides = new Map(),

@@ -26,6 +26,7 @@ export interface LastGoodPolicy {
   readonly savedAt: string;
 }
 
+/** What `loadLastGood` found; `file` is the path it looked at. */
 export type LastGoodLoad =
   | { readonly kind: 'none'; readonly file: string }
   | { readonly kind: 'loaded'; readonly file: string; readonly record: LastGoodPolicy }
@@ -50,6 +51,7 @@ export function stateDirFromEnv(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(dir !== undefined && dir !== '' ? dir : '.routecar');
 }
 
+/** Full path of the last good policy file in `stateDir`. */
 export function lastGoodPath(stateDir: string): string {
   return join(stateDir, LAST_GOOD_FILE);
 }

@@ -19,10 +19,12 @@ export const HEADER_NAME_PATTERN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 /** Names of environment variables (`apiKeyEnv`). */
 export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** A backend name (also the key under `backends`). */
 export const backendName = z
   .string()
   .regex(NAME_PATTERN, 'backend names are letters, digits and . _ : - (starting with a letter or digit)');
 
+/** A route name (also the key under `routes`, and what clients send as `model`). */
 export const routeName = z
   .string()
   .regex(
@@ -30,10 +32,12 @@ export const routeName = z
     'route names are letters, digits and . _ : / - (starting with a letter or digit)',
   );
 
+/** A rule's `name`. */
 export const ruleName = z
   .string()
   .regex(NAME_PATTERN, 'rule names are letters, digits and . _ : - (starting with a letter or digit)');
 
+/** A header name in `match.header`; compared case-insensitively. */
 export const headerName = z.string().regex(HEADER_NAME_PATTERN, 'not a valid HTTP header name');
 
 /** Split weights by backend name, as written; checked against the route when compiled. */

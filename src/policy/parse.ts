@@ -10,14 +10,17 @@ import type { PolicyDocument } from './schema.js';
 import type { CompiledPolicy } from './types.js';
 import { validateDocument } from './validate.js';
 
+/** A validated document (defaults filled in), or every error found. */
 export type ParseDocumentResult =
   | { readonly ok: true; readonly document: PolicyDocument }
   | { readonly ok: false; readonly errors: PolicyError[] };
 
+/** The compiled policy and the document it came from, or every error found. */
 export type ParsePolicyResult =
   | { readonly ok: true; readonly policy: CompiledPolicy; readonly document: PolicyDocument }
   | { readonly ok: false; readonly errors: PolicyError[] };
 
+/** Options of `parsePolicy`. */
 export interface ParsePolicyOptions {
   /**
    * Split overrides from Consul, each already checked with `parseSplitOverride` against this

@@ -10,6 +10,7 @@ import { policyError, type PolicyError } from './errors.js';
 /** Larger than any sane policy; Consul caps values at 512 KiB anyway. */
 export const MAX_POLICY_BYTES = 1024 * 1024;
 
+/** The plain value read from the text, or why the text cannot be a policy. */
 export type ReadTextResult =
   | {
       readonly ok: true;
@@ -20,6 +21,7 @@ export type ReadTextResult =
     }
   | { readonly ok: false; readonly errors: PolicyError[] };
 
+/** Reads YAML or JSON text (or UTF-8 bytes); never throws. */
 export function readPolicyText(input: string | Uint8Array): ReadTextResult {
   const decoded = typeof input === 'string' ? checkText(input) : decode(input);
   if (typeof decoded !== 'string') return { ok: false, errors: [decoded] };
@@ -56,7 +58,7 @@ export function readPolicyText(input: string | Uint8Array): ReadTextResult {
   const lineOf = (path: string) => locate(doc, lineCounter, path === '' ? [] : path.split('.'));
   const exotic = findExoticValues(value, [], lineOf);
   if (exotic.length > 0) return { ok: false, errors: exotic };
-  return { ok: true, value: value as Record<string, unknown>, lineOf };
+  return { ok: true, value: dropNulls(value) as Record<string, unknown>, lineOf };
 }
 
 function fail(message: string): ReadTextResult {
@@ -117,6 +119,17 @@ function findExoticValues(
   const inside = new Set(ancestors).add(value);
   const entries = Array.isArray(value) ? value.map((v, i) => [i, v] as const) : Object.entries(value);
   return entries.flatMap(([key, v]) => findExoticValues(v, [...path, key], lineOf, inside));
+}
+
+/**
+ * `rules:` with everything below it commented out reads as null: treat an empty value as an
+ * absent key, so it gets its default (or a "required" error) instead of "expected array, got null".
+ */
+function dropNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(dropNulls);
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value).filter(([, v]) => v !== null);
+  return Object.fromEntries(entries.map(([k, v]) => [k, dropNulls(v)]));
 }
 
 /**

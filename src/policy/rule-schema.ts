@@ -18,7 +18,7 @@ export const stringMatcher = z
       z.strictObject({ prefix: z.string().min(1) }),
     ],
     {
-      error: 'expected a string, a list of strings, or { prefix: "..." }',
+      error: `expected a string (quote numbers: '1'), a list of strings, or { prefix: "..." }`,
     },
   )
   .describe('A value, a list of values (any matches), or { prefix: "..." }. Comparison is case-sensitive.');
@@ -73,7 +73,9 @@ export const matchSchema = z
     promptTokens: rangeMatcher.optional().describe('Estimated prompt tokens.'),
     maxTokens: rangeMatcher.optional().describe('max_tokens as sent; requests without it never match.'),
     payloadBytes: rangeMatcher.optional().describe('Size of the request body in bytes.'),
-    priority: oneOrMany(z.string(), 'a string').optional().describe('The x-priority header.'),
+    priority: oneOrMany(z.string(), `a string (quote numbers: '1')`)
+      .optional()
+      .describe('The x-priority header.'),
   })
   .describe('Clauses that must all hold; {} matches every request.');
 
@@ -94,6 +96,7 @@ export const ACTION_KEYS = [
 const backendList = z.array(backendName).min(1, 'the list is empty');
 const weight = z.number().min(0, 'objective weights must be >= 0');
 
+/** One entry of `rules[]`: name, match, and at least one action. */
 export const ruleSchema = z
   .strictObject({
     name: ruleName.describe('Shown in decisions, logs and metrics; unique.'),
@@ -138,7 +141,11 @@ export const ruleSchema = z
   })
   .describe('Ordered; the first rule whose match holds is applied.');
 
+/** A rule as validated (wire form). */
 export type RuleDocument = z.output<typeof ruleSchema>;
+/** A `match` clause as validated. */
 export type MatchDocument = z.output<typeof matchSchema>;
+/** A value, list of values or `{prefix}`. */
 export type StringMatcherDocument = z.output<typeof stringMatcher>;
+/** A `{lt, lte, gt, gte}` range. */
 export type RangeDocument = z.output<typeof rangeMatcher>;

@@ -51,7 +51,10 @@ const backendSchema = z
       })
       .describe('USD per one million tokens.'),
     zone: z.string().min(1).optional().describe('Free-form location, e.g. us-east-1a.'),
-    labels: z.record(z.string().min(1), z.string()).optional().describe('Free-form string labels.'),
+    labels: z
+      .record(z.string().min(1), z.string({ error: "label values are strings (quote numbers: '1')" }))
+      .optional()
+      .describe('Free-form string labels.'),
     maxInflight: z.int().positive().optional().describe('Attempts in flight at once; unlimited when unset.'),
     timeouts: z
       .strictObject({
@@ -125,6 +128,7 @@ const routeSchema = z
   })
   .describe('A name clients send as model, and how its requests are spread over backends.');
 
+/** The whole policy document. */
 export const policyDocumentSchema = z
   .strictObject({
     version: z.literal(1, { error: 'unsupported policy version (expected 1)' }).describe('Always 1.'),
@@ -175,5 +179,7 @@ export const policyDocumentSchema = z
 export type PolicyDocument = z.output<typeof policyDocumentSchema>;
 /** The policy document as written (defaults optional). */
 export type PolicyDocumentInput = z.input<typeof policyDocumentSchema>;
+/** One entry of `backends`, validated. */
 export type BackendDocument = PolicyDocument['backends'][string];
+/** One entry of `routes`, validated. */
 export type RouteDocument = PolicyDocument['routes'][string];

@@ -45,6 +45,7 @@ export function checkSplit(
   return { weights: kept, problems };
 }
 
+/** The usable weights of an override (zero arms dropped), or why it is refused. */
 export type SplitOverrideResult =
   | { readonly ok: true; readonly weights: SplitWeights }
   | { readonly ok: false; readonly errors: PolicyError[] };

@@ -17,6 +17,7 @@ import type { CompiledPolicy, SplitWeights } from './types.js';
 
 export type { ApplyResult, PolicyChange, PolicyRefusal, PolicyStatus } from './store-types.js';
 
+/** Options of `PolicyStore`. */
 export interface PolicyStoreOptions {
   /** Clock in milliseconds since the epoch, for loadedAt and error times. Default: Date.now. */
   readonly now?: () => number;
@@ -39,6 +40,7 @@ interface Loaded {
   readonly contentHash: string;
 }
 
+/** Holds the serving snapshot; see the file comment. */
 export class PolicyStore {
   readonly #now: () => number;
   readonly #stateDir: string | undefined;
@@ -94,7 +96,10 @@ export class PolicyStore {
     }
   }
 
-  /** Serves a persisted last good policy (e.g. at start-up while Consul is unreachable). */
+  /**
+   * Serves a persisted last good policy (at start-up, before any source is started, so a sidecar
+   * whose Consul is unreachable still has a policy). Not written back to the state dir.
+   */
   restore(record: LastGoodPolicy, file: string): ApplyResult {
     const origin: PolicyOrigin = { source: 'state', location: file };
     this.#applySplits(new Map(Object.entries(record.splits)), origin);

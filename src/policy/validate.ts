@@ -7,10 +7,12 @@ import * as z from 'zod';
 import { joinPath, suggestion, type PolicyError } from './errors.js';
 import { policyDocumentSchema, type PolicyDocument } from './schema.js';
 
+/** The document with defaults filled in, or every schema error found. */
 export type ValidateResult =
   | { readonly ok: true; readonly document: PolicyDocument }
   | { readonly ok: false; readonly errors: PolicyError[] };
 
+/** Validates a plain value against the policy schema; never throws. */
 export function validateDocument(value: unknown): ValidateResult {
   // Known keys of each object that reported unknown ones, by path: zod hands the schema only to
   // the error map, not to the final issue. Nested union branches come first, so the last write wins.

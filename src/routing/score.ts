@@ -1,7 +1,12 @@
 /**
  * The `score` strategy: without a split, traffic follows health and price.
  *
- *   weight = latRel^(-wL) × costRel^(-wC) × exp(-wE × 10 × errorRatio)
+ *   weight = latRel^(-wL) × costRel^(-wC) × exp(-wE × 2.5 × errorShare)
+ *
+ * errorShare is failures / (requests + 5): the window's error ratio with a prior of five
+ * successes, so one unlucky failure on a cold backend does not starve it of the traffic it
+ * needs to show it is fine (and to give its breaker the volume to decide). A backend failing
+ * half its requests keeps under 1% of the weight of a clean one with the default wE of 4.
  *
  * latRel is the candidate's effective latency over the best one's, where effective latency is
  * the latency EWMA times (1 + inflight) — peak-EWMA style, so a backend that is busy right now
@@ -15,6 +20,11 @@ import type { Objective } from '../policy/types.js';
 import type { Candidate } from './candidates.js';
 import type { Strategy } from './strategy.js';
 import { appendByWeight, pickWeighted } from './weighted.js';
+
+/** Successes assumed before the first sample when judging a backend's error share. */
+const ERROR_PRIOR_REQUESTS = 5;
+/** Scale of the error term: with wE = 1, an error share of 40% divides the weight by e. */
+const ERROR_SCALE = 2.5;
 
 /** Floors that keep the ratios finite when a latency or a price is zero. */
 const MIN_LATENCY_MS = 1e-3;
@@ -35,11 +45,11 @@ export function assignScores(cands: readonly Candidate[], objective: Objective):
   for (const c of cands) {
     const latRel = effectiveLatency(c, fallbackLatency) / minLatency;
     const costRel = Math.max(c.costUsd, MIN_COST_USD) / minCost;
-    const errors = c.health.errorRatio;
+    const errors = c.health.failures / (c.health.requests + ERROR_PRIOR_REQUESTS);
     const w =
       Math.pow(latRel, -objective.latency) *
       Math.pow(costRel, -objective.cost) *
-      Math.exp(-objective.errors * 10 * errors);
+      Math.exp(-objective.errors * ERROR_SCALE * errors);
     c.weight = w;
     c.terms = { latency: latRel, errors, cost: costRel };
     total += w;

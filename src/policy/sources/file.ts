@@ -9,11 +9,13 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { PolicyOrigin, PolicySource, SourceUpdate } from './source.js';
 
+/** Options of `FilePolicySource`. */
 export interface FilePolicySourceOptions {
   /** Quiet time after the last change event before the file is re-read. Default 100 ms. */
   readonly debounceMs?: number;
 }
 
+/** Delivers the file's text on start and after every change of content; see the file comment. */
 export class FilePolicySource implements PolicySource {
   readonly #path: string;
   readonly #origin: PolicyOrigin;

@@ -101,7 +101,7 @@ describe('match clause validation', () => {
     [{ endpoint: 'chat' }, 'expected an endpoint or a list of them'],
     [{ header: { 'bad header': 'x' } }, 'not a valid HTTP header name'],
     [{ tenant: [] }, 'the list is empty'],
-    [{ tenant: 5 }, 'expected a string, a list of strings, or { prefix: "..." }'],
+    [{ tenant: 5 }, `expected a string (quote numbers: '1'), a list of strings, or { prefix: "..." }`],
     [{ route: [] }, 'the list is empty'],
   ])('refuses %j', (clause, message) => {
     const result = matchSchema.safeParse(clause);

@@ -138,7 +138,7 @@ describe('parsePolicy', () => {
       'rules.1: rule has no action (one of route, prefer, only, exclude, objective, maxCostUsd, overBudget, split, allowPin, deny)',
     );
     expect(errors).toContain(
-      'rules.2.match.tenant: expected a string, a list of strings, or { prefix: "..." }',
+      `rules.2.match.tenant: expected a string (quote numbers: '1'), a list of strings, or { prefix: "..." }`,
     );
     // Cross-references are checked only once the document is well-formed.
     expect(errors.some((e) => e.startsWith('rules.3'))).toBe(false);
@@ -158,6 +158,25 @@ describe('parsePolicy', () => {
     expect(errors).toEqual([
       'version: unsupported policy version (expected 1)',
       'backends.big.url: must be an http:// or https:// URL, got "ftp:"',
+    ]);
+  });
+
+  it('treats an empty value as an absent key', () => {
+    const result = parsePolicy(`${BASE_YAML}rules:\n  # - name: later\nbreaker:\n`);
+    expect(result.ok && result.document.rules).toEqual([]);
+    expect(errorsOf(BASE_YAML.replace('model: llama-8b', 'model:'))).toEqual([
+      'backends.small.model: required (expected string)',
+    ]);
+  });
+
+  it('says to quote numbers where strings are expected', () => {
+    const doc = baseDocument();
+    doc.rules = [
+      { name: 'r', match: { priority: 1 as never, header: { 'x-canary': 1 as never } }, allowPin: true },
+    ];
+    expect(errorsOf(text(doc))).toEqual([
+      `rules.0.match.header.x-canary: expected a string (quote numbers: '1'), a list of strings, or { prefix: "..." }`,
+      `rules.0.match.priority: expected a string (quote numbers: '1') or a list of them`,
     ]);
   });
 

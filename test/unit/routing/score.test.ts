@@ -23,12 +23,27 @@ describe('score: health-aware spreading without a split', () => {
   });
 
   it('a backend with a 30% error ratio gets much less traffic', () => {
-    const shares = firstAttemptShares(policy, N, {
+    const strict = buildPolicy({
+      backends: ['a', 'b', 'c'],
+      routes: { chat: { backends: ['a', 'b', 'c'], objective: { latency: 1, errors: 4, cost: 1 } } },
+    });
+    const shares = firstAttemptShares(strict, N, {
       health: { a: { errorRatio: 0.3, requests: 100, failures: 30 } },
     });
-    // exp(-1 * 10 * 0.3) ≈ 0.05 of a healthy backend's weight
+    // errorShare = 30 / 105; exp(-4 * 2.5 * 0.286) ≈ 0.057 of a healthy backend's weight
     expect(shares.a ?? 0).toBeLessThan(0.05);
     expect(shares.b).toBeGreaterThan(0.45);
+  });
+
+  it('one failure on a cold backend does not starve it (prior of five successes)', () => {
+    const strict = buildPolicy({
+      backends: ['a', 'b', 'c'],
+      routes: { chat: { backends: ['a', 'b', 'c'], objective: { latency: 1, errors: 4, cost: 1 } } },
+    });
+    const shares = firstAttemptShares(strict, N, { health: { a: { errorRatio: 1, requests: 1, failures: 1 } } });
+    // errorShare = 1 / 6; exp(-4 * 2.5 / 6) ≈ 0.19: still some traffic to prove itself
+    expect(shares.a ?? 0).toBeGreaterThan(0.05);
+    expect(shares.a ?? 0).toBeLessThan(0.15);
   });
 
   it('the errors objective weight sharpens the penalty', () => {
@@ -36,8 +51,9 @@ describe('score: health-aware spreading without a split', () => {
       backends: ['a', 'b', 'c'],
       routes: { chat: { backends: ['a', 'b', 'c'], objective: { latency: 1, errors: 4, cost: 1 } } },
     });
-    const lenient = firstAttemptShares(policy, N, { health: { a: { errorRatio: 0.1 } } });
-    const harsh = firstAttemptShares(strict, N, { health: { a: { errorRatio: 0.1 } } });
+    const a = { errorRatio: 0.3, requests: 100, failures: 30 };
+    const lenient = firstAttemptShares(policy, N, { health: { a } });
+    const harsh = firstAttemptShares(strict, N, { health: { a } });
     expect(harsh.a ?? 0).toBeLessThan((lenient.a ?? 0) / 5);
   });
 
