@@ -14,8 +14,9 @@ export interface SplitProblem {
 }
 
 /**
- * Checks weights against the backends they may name. Returns the entries with weight > 0 (zero
- * means "this arm is off", e.g. an instant canary rollback) and every problem found.
+ * Checks weights against the backends they may name. Returns every valid entry, zeros included:
+ * a zero means "this arm is off" (an instant canary rollback), and routing must see it to keep
+ * that backend out entirely, even as a fallback. Also returns every problem found.
  * @param allowed backends the split may name
  * @param unknownMessage what to say about a name outside `allowed`
  */
@@ -36,16 +37,17 @@ export function checkSplit(
       });
     } else if (!Number.isFinite(weight) || weight < 0) {
       problems.push({ backend, message: `weight of "${backend}" must be a number >= 0, got ${weight}` });
-    } else if (weight > 0) {
+    } else {
       kept.set(backend, weight);
     }
   }
+  const positive = [...kept.values()].some((w) => w > 0);
   if (entries.length === 0) problems.push({ message: 'split names no backend' });
-  else if (problems.length === 0 && kept.size === 0) problems.push({ message: 'weights sum to 0' });
+  else if (problems.length === 0 && !positive) problems.push({ message: 'weights sum to 0' });
   return { weights: kept, problems };
 }
 
-/** The usable weights of an override (zero arms dropped), or why it is refused. */
+/** The weights of an override (zero arms kept: they switch the arm off), or why it is refused. */
 export type SplitOverrideResult =
   | { readonly ok: true; readonly weights: SplitWeights }
   | { readonly ok: false; readonly errors: PolicyError[] };

@@ -46,7 +46,7 @@ export interface Objective {
   readonly cost: number;
 }
 
-/** Split weights by backend name, as written (not normalised); only entries > 0 are kept. */
+/** Split weights by backend name, as written (not normalised). A 0 switches the arm off: no traffic, not even as a fallback. */
 export type SplitWeights = ReadonlyMap<string, number>;
 
 export interface CompiledRoute {

@@ -77,7 +77,7 @@ function exclusionOf(
     if (actions.only !== undefined && !actions.only.includes(name)) return 'not_in_rule_only';
     if (actions.exclude !== undefined && actions.exclude.includes(name)) return 'excluded_by_rule';
   }
-  // Compiled splits keep only weights > 0, and backends absent from a split are fallbacks.
+  // A split arm at 0 gets nothing, not even fallback traffic; backends absent from a split are fallbacks.
   // An entry that is present with 0 is an explicit "no traffic at all" (a rolled-back canary).
   if (split !== undefined) {
     const w = split.get(name);

@@ -70,11 +70,14 @@ describe('compilePolicy: normalisation', () => {
     expect(policy.routes.get('chat')?.sticky).toEqual({ kind: 'body', field: 'user' });
   });
 
-  it('drops zero-weight split arms and marks the split as from the policy', () => {
+  it('keeps zero-weight split arms (they switch the arm off) and marks the split as from the policy', () => {
     const doc = baseDocument();
     doc.routes.canary = { backends: ['big', 'next', 'small'], split: { big: 100, next: 0 } };
     const route = compiled(doc).routes.get('canary');
-    expect([...(route?.split ?? [])]).toEqual([['big', 100]]);
+    expect([...(route?.split ?? [])]).toEqual([
+      ['big', 100],
+      ['next', 0],
+    ]);
     expect(route?.splitSource).toBe('policy');
   });
 

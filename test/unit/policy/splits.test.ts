@@ -18,9 +18,12 @@ describe('parseSplitOverride', () => {
     expect(result.ok && Object.fromEntries(result.weights)).toEqual({ big: 95, next: 5 });
   });
 
-  it('drops zero weights (instant rollback) but keeps the rest', () => {
+  it('keeps zero weights (instant rollback: the arm is off, not a fallback) next to the rest', () => {
     const result = parseSplitOverride(document, 'canary', '{"big": 100, "next": 0}');
-    expect(result.ok && [...result.weights]).toEqual([['big', 100]]);
+    expect(result.ok && [...result.weights]).toEqual([
+      ['big', 100],
+      ['next', 0],
+    ]);
   });
 
   it('may name route backends the policy split leaves out, and routes with no policy split', () => {
