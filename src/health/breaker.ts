@@ -100,6 +100,11 @@ export class BackendBreaker {
     return true;
   }
 
+  /** Opens the breaker now (consecutive failures); opossum starts its reset timer as for any opening. */
+  trip(): void {
+    if (this.inner.closed) this.inner.open();
+  }
+
   /** Stops opossum's timers and listeners; later calls reject with ESHUTDOWN. */
   shutdown(): void {
     this.inner.shutdown();
@@ -142,7 +147,8 @@ function sameBreaker(a: BreakerSettings, b: BreakerSettings): boolean {
   return (
     a.errorThresholdPercentage === b.errorThresholdPercentage &&
     a.volumeThreshold === b.volumeThreshold &&
-    a.resetTimeoutMs === b.resetTimeoutMs
+    a.resetTimeoutMs === b.resetTimeoutMs &&
+    a.consecutiveFailures === b.consecutiveFailures
   );
 }
 

@@ -70,6 +70,8 @@ interface Entry {
   inflight: number;
   /** Epoch ms; 0 when not cooling down. */
   coolingUntilMs: number;
+  /** Failures since the last success (429s excluded: a busy backend is not a dead one). */
+  failuresInARow: number;
 }
 
 export class HealthRegistry {
@@ -117,6 +119,7 @@ export class HealthRegistry {
         }),
         inflight: 0,
         coolingUntilMs: 0,
+        failuresInARow: 0,
       });
     }
     for (const [name, entry] of this.entries) {
@@ -148,6 +151,7 @@ export class HealthRegistry {
     if (outcome.kind === 'ignored') return;
     const now = this.now();
     if (outcome.kind === 'success') {
+      entry.failuresInARow = 0;
       entry.window.recordSuccess(now, result.durationMs, result.ttfbMs);
       entry.latency.update(result.durationMs, now);
       if (result.ttfbMs !== undefined) entry.ttfb.update(result.ttfbMs, now);
@@ -158,6 +162,12 @@ export class HealthRegistry {
       // Concurrent 429s may carry different Retry-After values: the latest end wins.
       const until = now + (outcome.coolDownMs ?? DEFAULT_COOL_DOWN_MS);
       if (until > entry.coolingUntilMs) entry.coolingUntilMs = until;
+      return;
+    }
+    const limit = entry.breaker.settings.consecutiveFailures;
+    if (limit > 0 && ++entry.failuresInARow >= limit) {
+      entry.failuresInARow = 0;
+      entry.breaker.trip();
     }
   }
 

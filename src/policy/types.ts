@@ -105,6 +105,12 @@ export interface BreakerSettings {
   readonly errorThresholdPercentage: number;
   readonly volumeThreshold: number;
   readonly resetTimeoutMs: number;
+  /**
+   * Failures in a row that open the breaker whatever the window says; 0 disables. A backend that
+   * just died still has its earlier successes in the window, and scoring steers traffic away from
+   * it, so the percentage alone may never get there.
+   */
+  readonly consecutiveFailures: number;
 }
 
 /** Rolling window geometry. */

@@ -11,7 +11,12 @@ import type {
 import { classify, type Outcome } from '../../../src/proxy/classify.js';
 
 const T0 = 1_700_000_000_000;
-const BREAKER: BreakerSettings = { errorThresholdPercentage: 50, volumeThreshold: 4, resetTimeoutMs: 1_000 };
+const BREAKER: BreakerSettings = {
+  errorThresholdPercentage: 50,
+  volumeThreshold: 4,
+  resetTimeoutMs: 1_000,
+  consecutiveFailures: 0,
+};
 const WINDOW: WindowSettings = { sizeMs: 10_000, buckets: 10 };
 
 function backend(name: string): CompiledBackend {
@@ -180,6 +185,23 @@ describe('HealthRegistry', () => {
     expect(seen).toEqual([{ backend: 'a', state: 'open', atMs: T0 }]);
     const rejected = await run('a', SUCCESS);
     expect(rejected).toBeInstanceOf(BreakerRejectedError);
+  });
+
+  it('opens the breaker after consecutive failures even when earlier successes keep the ratio low', async () => {
+    registry.reconcile(policy(['a', 'b'], { breaker: { ...BREAKER, consecutiveFailures: 3 } }));
+    for (let i = 0; i < 20; i++) await run('a', SUCCESS);
+    // Two failures, a success, then two more: never three in a row, and 4/25 is far under 50%.
+    for (const o of [SERVER_ERROR, SERVER_ERROR, SUCCESS, SERVER_ERROR, SERVER_ERROR]) await run('a', o);
+    expect(registry.snapshot('a').breaker).toBe('closed');
+    await run('a', SERVER_ERROR);
+    expect(registry.snapshot('a').breaker).toBe('open');
+  });
+
+  it('does not count 429s towards the consecutive failures (busy is not dead)', async () => {
+    registry.reconcile(policy(['a', 'b'], { breaker: { ...BREAKER, consecutiveFailures: 2, volumeThreshold: 100 } }));
+    const limited: Outcome = { kind: 'failure', failure: 'rate_limited', coolDownMs: 1 };
+    for (let i = 0; i < 5; i++) await run('a', limited);
+    expect(registry.snapshot('a').breaker).toBe('closed');
   });
 
   it('shows a half-open breaker whose trial is running as open to decide, half-open to admins', async () => {

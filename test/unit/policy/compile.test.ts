@@ -109,6 +109,7 @@ describe('compilePolicy: normalisation', () => {
       errorThresholdPercentage: 50,
       volumeThreshold: 3,
       resetTimeoutMs: 15000,
+      consecutiveFailures: 5,
     });
     expect(policy.window).toEqual({ sizeMs: 10000, buckets: 10 });
   });

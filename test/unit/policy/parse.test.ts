@@ -25,6 +25,7 @@ describe('parsePolicy', () => {
       errorThresholdPercentage: 50,
       volumeThreshold: 10,
       resetTimeoutMs: 15000,
+      consecutiveFailures: 5,
     });
     expect(result.document.window).toEqual({ sizeMs: 60000, buckets: 12 });
     expect(result.policy.routes.get('chat')?.objective).toEqual({ latency: 1, errors: 4, cost: 0 });
