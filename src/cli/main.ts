@@ -12,7 +12,6 @@ import { explainRequest } from '../server/explain.js';
 import { RoutecarError } from '../server/errors.js';
 import { pushPolicy } from '../policy/consul-push.js';
 import { consulBaseUrl, DEFAULT_CONSUL_PREFIX } from './config.js';
-import { startCommand } from './start.js';
 
 /** The example policy shipped with routecar, used when no source is configured. */
 export const BUNDLED_POLICY = fileURLToPath(new URL('../../../policies/default.yaml', import.meta.url));
@@ -29,8 +28,12 @@ CONSUL_HTTP_TOKEN, ROUTECAR_CONSUL_PREFIX, ROUTECAR_STATE_DIR, ROUTECAR_ADMIN_TO
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
-    case 'start':
+    case 'start': {
+      // Only `start` needs the server stack (express, proxy, breakers, telemetry): the policy
+      // tools start in a fraction of the time without it.
+      const { startCommand } = await import('./start.js');
       return startCommand(rest, BUNDLED_POLICY);
+    }
     case 'policy':
       return policyCommand(rest);
     case undefined:
