@@ -49,7 +49,9 @@ function field(value: unknown, name: string): unknown {
 }
 
 /** One sentence an operator can act on, for a node-consul (papi) error. */
-export function describeConsulError(err: unknown, addr: string): string {
+export function describeConsulError(err: unknown, rawAddr: string): string {
+  // An address may carry `user:password@`; messages end up in logs and /admin/policy.
+  const addr = rawAddr.replace(/\/\/[^/@]*@/, '//[redacted]@').replace(/^[^/@]*@/, '[redacted]@');
   const message = typeof field(err, 'message') === 'string' ? String(field(err, 'message')) : String(err);
   const response = field(err, 'response');
   const status = field(response, 'statusCode');

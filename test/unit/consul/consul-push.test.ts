@@ -93,3 +93,16 @@ describe('pushPolicy', () => {
     );
   });
 });
+
+describe('Consul error messages', () => {
+  it('never repeat credentials embedded in CONSUL_HTTP_ADDR', async () => {
+    const { describeConsulError } = await import('../../../src/policy/sources/consul-client.js');
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const withScheme = describeConsulError(refused, 'http://ops:s3cret@127.0.0.1:8500');
+    const bare = describeConsulError(refused, 'ops:s3cret@127.0.0.1:8500');
+    for (const m of [withScheme, bare]) {
+      expect(m).not.toContain('s3cret');
+      expect(m).toContain('127.0.0.1:8500');
+    }
+  });
+});
