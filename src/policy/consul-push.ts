@@ -42,7 +42,10 @@ export class PolicyPushConflictError extends Error {
     /** The ModifyIndex the write was checked against. */
     readonly modifyIndex: number,
   ) {
-    super(`policy changed in Consul since it was read (ModifyIndex ${modifyIndex}); re-run to push over it`);
+    super(
+      `policy changed in Consul since ModifyIndex ${modifyIndex} (the index read before writing, or given with --cas); ` +
+        'review the current policy, then push again',
+    );
     this.name = 'PolicyPushConflictError';
   }
 }

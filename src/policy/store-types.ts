@@ -63,7 +63,10 @@ export interface PolicyStatus {
   readonly splitsOrigin: PolicyOrigin | undefined;
   /** Overrides currently refused (their routes use the policy split). */
   readonly refusedSplits: readonly PolicyError[];
-  /** The most recent problem of any kind; stays until a newer one replaces it. */
+  /**
+   * The most recent problem of any kind; stays until a newer one replaces it, except that a
+   * source outage is cleared once that source delivers again.
+   */
   readonly lastError: PolicyRefusal | undefined;
   /** Updates that produced a valid policy (swapped or unchanged), and documents refused. */
   readonly reloads: { readonly accepted: number; readonly refused: number };

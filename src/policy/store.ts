@@ -78,6 +78,11 @@ export class PolicyStore {
 
   /** Applies one update from a source. Never throws for bad input. */
   apply(update: SourceUpdate): ApplyResult {
+    // A source that delivers again has recovered: its outage is no longer the news.
+    const last = this.#lastError;
+    if (update.kind !== 'unavailable' && last?.reason === 'unavailable' && last.origin.source === update.origin.source) {
+      this.#lastError = undefined;
+    }
     switch (update.kind) {
       case 'document':
         return this.#applyDocument(update.text, update.origin);

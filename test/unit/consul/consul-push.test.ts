@@ -56,7 +56,8 @@ describe('pushPolicy', () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PolicyPushConflictError);
     expect((err as Error).message).toBe(
-      `policy changed in Consul since it was read (ModifyIndex ${read}); re-run to push over it`,
+      `policy changed in Consul since ModifyIndex ${read} (the index read before writing, or given with --cas); ` +
+        'review the current policy, then push again',
     );
     expect(consul.get('routecar/policy')!.value?.toString()).toBe(
       'version: 1 # someone else pushed meanwhile\n',
