@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PolicyPushConflictError, PolicyPushError, pushPolicy } from '../../../src/policy/consul-push.js';
+import { describeConsulError } from '../../../src/policy/sources/consul-client.js';
 import { ConsulEmulator } from '../../support/consul-emulator.js';
 
 let consul: ConsulEmulator;
@@ -96,8 +97,7 @@ describe('pushPolicy', () => {
 });
 
 describe('Consul error messages', () => {
-  it('never repeat credentials embedded in CONSUL_HTTP_ADDR', async () => {
-    const { describeConsulError } = await import('../../../src/policy/sources/consul-client.js');
+  it('never repeat credentials embedded in CONSUL_HTTP_ADDR', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     const withScheme = describeConsulError(refused, 'http://ops:s3cret@127.0.0.1:8500');
     const bare = describeConsulError(refused, 'ops:s3cret@127.0.0.1:8500');

@@ -307,8 +307,7 @@ describe('PolicyStore: last good policy on disk', () => {
 });
 
 describe('PolicyStore: source outages', () => {
-  it('clears an outage from lastError once that source delivers again, but keeps real refusals', async () => {
-    const { PolicyStore } = await import('../../../src/policy/store.js');
+  it('clears an outage from lastError once that source delivers again, but keeps real refusals', () => {
     const store = new PolicyStore();
     const origin = { source: 'consul' as const, location: 'routecar/policy', modifyIndex: 3 };
     const text = 'version: 1\nbackends:\n  a: { url: "http://127.0.0.1:9/v1", model: m, price: { input: 1, output: 1 } }\nroutes:\n  chat: { backends: [a] }\n';
