@@ -28,6 +28,11 @@ export interface RuntimeConfig {
   readonly drainTimeoutMs: number;
   /** Start demo backends for the policy's loopback backends that do not answer. */
   readonly demo: boolean;
+  /**
+   * ROUTECAR_ALLOWED_HOSTS: Host header names the app-facing listener accepts besides loopback
+   * and its own address (`name` exactly, `.suffix` for any subdomain). See src/server/hardening.ts.
+   */
+  readonly allowedHosts: readonly string[];
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:4100';
@@ -61,6 +66,10 @@ export function resolveConfig(flags: StartFlags, env: NodeJS.ProcessEnv): Runtim
     maxBodyBytes: positiveInt(env.ROUTECAR_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, 'ROUTECAR_MAX_BODY_BYTES'),
     drainTimeoutMs: positiveInt(env.ROUTECAR_DRAIN_TIMEOUT_MS, DEFAULT_DRAIN_TIMEOUT_MS, 'ROUTECAR_DRAIN_TIMEOUT_MS'),
     demo: flags.demo ?? false,
+    allowedHosts: (env.ROUTECAR_ALLOWED_HOSTS ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter((h) => h !== ''),
   };
 }
 

@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import type { CompiledPolicy } from '../policy/types.js';
 import { startRuntime, type Runtime } from '../server/runtime.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
+import { telemetrySettings } from '../telemetry/settings.js';
+import type { Telemetry } from '../telemetry/setup.js';
 import { resolveConfig, type RuntimeConfig } from './config.js';
 
 export async function startCommand(argv: string[], bundledPolicy: string): Promise<number> {
@@ -20,7 +22,12 @@ export async function startCommand(argv: string[], bundledPolicy: string): Promi
     },
   });
   let config: RuntimeConfig = resolveConfig(
-    { policy: values.policy, listen: values.listen, adminListen: values['admin-listen'], demo: values['demo-if-unreachable'] },
+    {
+      policy: values.policy,
+      listen: values.listen,
+      adminListen: values['admin-listen'],
+      demo: values['demo-if-unreachable'],
+    },
     process.env,
   );
   const logger = createLogger();
@@ -28,17 +35,47 @@ export async function startCommand(argv: string[], bundledPolicy: string): Promi
     // Nothing configured: serve the bundled example, with demo backends if nothing answers there.
     config = { ...config, policyFile: bundledPolicy, demo: true };
   }
-  const runtime = await startRuntime({ config, logger });
+  const telemetry = await startTelemetry(logger);
+  const runtime = await startRuntime({
+    config,
+    logger,
+    observers: telemetry?.observers,
+    metrics: telemetry?.metricsHandler,
+  });
+  telemetry?.attach(runtime);
   const policy = runtime.store.current();
   const demo = config.demo && policy ? await startDemoBackends(policy, logger) : undefined;
   const base = `http://${runtime.listen.host}:${runtime.listen.port}`;
   logger.info(
-    { listen: base, admin: `http://${runtime.adminListen.host}:${runtime.adminListen.port}`, policyVersion: policy?.version },
+    {
+      listen: base,
+      admin: `http://${runtime.adminListen.host}:${runtime.adminListen.port}`,
+      policyVersion: policy?.version,
+    },
     'routecar ready',
   );
   if (demo) printDemoHelp(base, runtime, demo.description);
-  handleSignals(runtime, config, logger, demo?.close);
+  handleSignals(runtime, config, logger, async () => {
+    await demo?.close();
+    await telemetry?.shutdown();
+  });
   return 0;
+}
+
+/**
+ * Telemetry as the OTEL_* variables ask (docs/metrics.md). With OTEL_SDK_DISABLED=true nothing of
+ * the SDK is even loaded, hence the dynamic import.
+ */
+async function startTelemetry(logger: Logger): Promise<Telemetry | undefined> {
+  const settings = telemetrySettings(process.env);
+  if (!settings.enabled) {
+    logger.info({ component: 'telemetry' }, 'telemetry disabled (OTEL_SDK_DISABLED=true)');
+    return undefined;
+  }
+  const { startTelemetry: start } = await import('../telemetry/setup.js');
+  const telemetry = await start(settings, logger);
+  logger.info({ component: 'telemetry', ...telemetry.summary }, 'telemetry started');
+  return telemetry;
 }
 
 interface DemoHandle {
@@ -58,7 +95,12 @@ async function startDemoBackends(policy: CompiledPolicy, logger: Logger): Promis
     const profile = DEMO_FLEET.find((spec) => spec.port === port) ?? DEMO_FLEET[i % DEMO_FLEET.length]!;
     i++;
     if (!['127.0.0.1', 'localhost'].includes(url.hostname) || (await reachable(url.hostname, port))) continue;
-    specs.push({ ...profile, name: backend.name, port, host: url.hostname === 'localhost' ? '127.0.0.1' : url.hostname });
+    specs.push({
+      ...profile,
+      name: backend.name,
+      port,
+      host: url.hostname === 'localhost' ? '127.0.0.1' : url.hostname,
+    });
   }
   if (specs.length === 0) return undefined;
   try {
@@ -103,7 +145,12 @@ ${fleet}
 `);
 }
 
-function handleSignals(runtime: Runtime, config: RuntimeConfig, logger: Logger, closeDemo?: () => Promise<void>): void {
+function handleSignals(
+  runtime: Runtime,
+  config: RuntimeConfig,
+  logger: Logger,
+  closeRest: () => Promise<void>,
+): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -114,7 +161,7 @@ function handleSignals(runtime: Runtime, config: RuntimeConfig, logger: Logger, 
     logger.info({ signal, deadlineMs: config.drainTimeoutMs }, 'draining');
     runtime
       .drain(config.drainTimeoutMs)
-      .then(() => closeDemo?.())
+      .then(closeRest)
       .then(
         () => process.exit(0),
         (err: unknown) => {

@@ -23,6 +23,17 @@ export interface AttemptReport {
   readonly ttfbMs: number | undefined;
   /** Time to the end of the attempt, ms. */
   readonly durationMs: number;
+  /** Which OpenAI endpoint the request called. */
+  readonly endpoint: Endpoint;
+  /** Whether the app asked for a stream. */
+  readonly stream: boolean;
+  /**
+   * Time from the attempt's start to the first body chunk after the response head, ms. For a
+   * stream this is the time to the first token as routecar can see it (the first SSE event).
+   */
+  readonly firstChunkMs: number | undefined;
+  /** Token usage read off a successful response (JSON `usage`, or a stream's final usage chunk). */
+  readonly usage: TokenUsage | undefined;
 }
 
 /** Traffic moved from one backend to the next within a request. */
@@ -31,7 +42,10 @@ export interface FailoverReport {
   readonly route: string;
   readonly from: string;
   readonly to: string;
+  /** Human-readable, e.g. `server_error (HTTP 503)`; for logs. */
   readonly reason: string;
+  /** The classified outcome of the attempt that was given up (a failure, or a breaker refusal). */
+  readonly outcome: Outcome;
 }
 
 /** A request finished (answered, failed, or abandoned by the app). */
@@ -62,10 +76,59 @@ export interface RequestReport {
   readonly policyVersion: string;
   readonly rule: string | undefined;
   readonly reason: string;
+  /**
+   * Outcome of the attempt that answered, when one committed a response; a stream that broke
+   * after its head went out reports status 200 and a failure here.
+   */
+  readonly outcome?: Outcome | undefined;
+}
+
+/** What is known when forwarding starts: the decision is made, no attempt has been sent yet. */
+export interface RequestStart {
+  readonly requestId: string;
+  readonly endpoint: Endpoint;
+  readonly requestedRoute: string;
+  readonly route: string;
+  readonly variant: string;
+  readonly stream: boolean;
+  /** Epoch ms when the request arrived. */
+  readonly startedAtMs: number;
+  readonly policyVersion: string;
+  readonly rule: string | undefined;
+  /** The decision's one-line reason. */
+  readonly reason: string;
+  /** The app's W3C `traceparent` header, when it sent one. */
+  readonly traceparent: string | undefined;
+  /** The app's W3C `tracestate` header, when it sent one. */
+  readonly tracestate: string | undefined;
+}
+
+/**
+ * A per-request scope an observer may open when forwarding starts (tracing opens one span per
+ * request here). The forwarder calls `attempt` before each attempt and `end` once at the end.
+ */
+export interface RequestScope {
+  /** Attempt number `attempt` (1-based) is about to go to `backend`. */
+  attempt(backend: string, attempt: number): AttemptScope;
+  /** The request finished; called once, with the report `requestFinished` receives. */
+  end(report: RequestReport): void;
+}
+
+/** The scope of one attempt. */
+export interface AttemptScope {
+  /** Headers to set on this attempt's upstream request (e.g. `traceparent`); may be empty. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The attempt ended; `undefined` when it never ran (the breaker refused it, or the backend left the policy). */
+  end(report: AttemptReport | undefined): void;
 }
 
 /** Anyone interested in the request path's events; every method is optional. */
 export interface RequestObserver {
+  /**
+   * Forwarding starts (after the decision). An observer that wants to follow the request's
+   * attempts returns a scope; most return nothing. Refused requests never get here.
+   */
+  requestStarted?(start: RequestStart): RequestScope | undefined;
   attemptStarted?(backend: string): void;
   attemptFinished?(report: AttemptReport): void;
   failover?(report: FailoverReport): void;

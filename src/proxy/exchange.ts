@@ -27,6 +27,8 @@ export interface AttemptEnd {
   readonly status: number | undefined;
   readonly ttfbMs: number | undefined;
   readonly durationMs: number;
+  /** Time from the start to the first body chunk after the head, ms. */
+  readonly firstChunkMs: number | undefined;
   readonly usage: TokenUsage | undefined;
 }
 
@@ -40,6 +42,8 @@ export interface ExchangeOptions {
   readonly last: boolean;
   /** Headers added to the app's response when this attempt commits. */
   readonly responseHeaders: OutgoingHttpHeaders;
+  /** Headers set on this attempt's upstream request only (trace context). */
+  readonly requestHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Raised inside the breaker's action so opossum counts the failure; carries the whole attempt's end. */
@@ -58,6 +62,7 @@ export class Exchange implements ProxyEventSink {
   private ended = false;
   private startedAt = 0;
   private ttfbMs: number | undefined;
+  private firstChunkMs: number | undefined;
   private proxyReq: ClientRequest | undefined;
   private proxyRes: IncomingMessage | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -65,7 +70,8 @@ export class Exchange implements ProxyEventSink {
   private timedOut: 'connect' | 'firstByte' | 'idle' | undefined;
   private readonly tap = new UsageTap();
   private readonly onAppClose = (): void => {
-    if (!this.res.writableFinished) this.finish({ responseStarted: this.proxyRes !== undefined, clientGone: true });
+    if (!this.res.writableFinished)
+      this.finish({ responseStarted: this.proxyRes !== undefined, clientGone: true });
   };
 
   constructor(
@@ -90,12 +96,17 @@ export class Exchange implements ProxyEventSink {
 
   /** The breaker refused the call: the attempt never started. */
   refusedByBreaker(): void {
-    this.settleHead({ kind: 'abandoned', outcome: { kind: 'ignored', reason: 'breaker_rejected' }, status: undefined });
+    this.settleHead({
+      kind: 'abandoned',
+      outcome: { kind: 'ignored', reason: 'breaker_rejected' },
+      status: undefined,
+    });
   }
 
   onProxyReq(proxyReq: ClientRequest): void {
     this.proxyReq = proxyReq;
-    const { body, backend } = this.options;
+    const { body, backend, requestHeaders } = this.options;
+    if (requestHeaders) for (const name in requestHeaders) proxyReq.setHeader(name, requestHeaders[name]!);
     proxyReq.setHeader('content-length', body.length);
     proxyReq.write(body);
     const socket = proxyReq.socket as Socket | null;
@@ -112,7 +123,12 @@ export class Exchange implements ProxyEventSink {
     this.proxyRes = proxyRes;
     this.ttfbMs = performance.now() - this.startedAt;
     const status = proxyRes.statusCode ?? 502;
-    const verdict = this.observe({ status, responseStarted: false, clientGone: false, retryAfter: header(proxyRes, 'retry-after') });
+    const verdict = this.observe({
+      status,
+      responseStarted: false,
+      clientGone: false,
+      retryAfter: header(proxyRes, 'retry-after'),
+    });
     // httpxy adds listeners right after this handler returns that destroy the app's response when
     // the upstream one dies; routecar handles that itself, so anything added after now is removed.
     const keep = new Set<unknown>([...proxyRes.listeners('error'), ...proxyRes.listeners('close'), noop]);
@@ -122,7 +138,12 @@ export class Exchange implements ProxyEventSink {
       this.clearTimer();
       proxyRes.on('error', noop);
       proxyRes.resume();
-      this.finish({ status, responseStarted: false, clientGone: false, retryAfter: header(proxyRes, 'retry-after') });
+      this.finish({
+        status,
+        responseStarted: false,
+        clientGone: false,
+        retryAfter: header(proxyRes, 'retry-after'),
+      });
       return;
     }
     this.commit(proxyRes, status, keep);
@@ -147,6 +168,7 @@ export class Exchange implements ProxyEventSink {
     this.arm('idle', this.options.backend.timeouts.idleMs);
     proxyRes.on('data', (chunk: Buffer) => {
       this.timer?.refresh();
+      if (this.firstChunkMs === undefined) this.firstChunkMs = performance.now() - this.startedAt;
       this.tap.push(chunk);
       if (!res.write(chunk)) {
         proxyRes.pause();
@@ -163,7 +185,9 @@ export class Exchange implements ProxyEventSink {
       if (this.timedOut === undefined && !res.writable) return; // the app left: onAppClose reports it
       if (sse && res.writable) {
         const message = `upstream ${this.options.backend.name} ${this.timedOut === 'idle' ? 'went silent' : 'broke'} mid-stream`;
-        res.end(`event: error\ndata: ${JSON.stringify({ error: { message, type: 'server_error', code: 'upstream_stream_broken' } })}\n\n`);
+        res.end(
+          `event: error\ndata: ${JSON.stringify({ error: { message, type: 'server_error', code: 'upstream_stream_broken' } })}\n\n`,
+        );
       } else {
         res.destroy();
       }
@@ -212,6 +236,7 @@ export class Exchange implements ProxyEventSink {
       status: o.status,
       ttfbMs: this.ttfbMs,
       durationMs: performance.now() - this.startedAt,
+      firstChunkMs: this.firstChunkMs,
       usage: outcome.kind === 'success' ? this.tap.result() : undefined,
     };
     if (!this.headSettled) this.settleHead({ kind: 'abandoned', outcome, status: o.status });

@@ -12,7 +12,7 @@ import type { CompiledPolicy } from '../policy/types.js';
 import type { Decision } from '../routing/types.js';
 import { RoutecarError, sendError } from '../server/errors.js';
 import type { Outcome } from './classify.js';
-import type { RequestObserver } from './events.js';
+import type { RequestObserver, RequestReport, RequestScope } from './events.js';
 import { Exchange, FailedAttempt, type AttemptEnd, type AttemptHead } from './exchange.js';
 import type { ProxyPool } from './pool.js';
 
@@ -42,17 +42,41 @@ interface AttemptRun {
   readonly end: Promise<AttemptEnd | undefined>;
 }
 
-export async function forward(req: IncomingMessage, res: ServerResponse, ctx: ForwardContext, deps: ForwardDeps): Promise<void> {
+export async function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: ForwardContext,
+  deps: ForwardDeps,
+): Promise<void> {
   const { decision } = ctx;
   const attempts = decision.attempts;
   const failures: string[] = [];
   let lastOutcome: Outcome | undefined;
   let staleRetries = 0;
+  const scope = deps.observer.requestStarted?.({
+    requestId: ctx.requestId,
+    endpoint: ctx.endpoint,
+    requestedRoute: decision.requestedRoute,
+    route: decision.route,
+    variant: decision.variant,
+    stream: ctx.features.stream,
+    startedAtMs: ctx.startedAtMs,
+    policyVersion: ctx.policy.version,
+    rule: decision.rule,
+    reason: decision.reason,
+    traceparent: ctx.features.headers['traceparent'],
+    tracestate: ctx.features.headers['tracestate'],
+  });
   for (let i = 0; i < attempts.length; i++) {
     const name = attempts[i]!;
-    const run = startAttempt(req, res, ctx, deps, i);
+    const run = startAttempt(req, res, ctx, deps, i, scope);
     const head = await run.head;
-    if (head.kind === 'abandoned' && head.outcome.kind === 'ignored' && head.outcome.reason === 'stale_connection' && staleRetries++ < 2) {
+    if (
+      head.kind === 'abandoned' &&
+      head.outcome.kind === 'ignored' &&
+      head.outcome.reason === 'stale_connection' &&
+      staleRetries++ < 2
+    ) {
       // The backend closed a pooled socket as it was reused: same backend, fresh socket.
       i--;
       continue;
@@ -60,11 +84,16 @@ export async function forward(req: IncomingMessage, res: ServerResponse, ctx: Fo
     if (head.kind === 'committed') {
       const end = await run.end;
       const gone = end?.outcome.kind === 'ignored' && end.outcome.reason === 'client_gone';
-      finished(ctx, deps, { backend: name, attempts: i + 1, status: gone ? 0 : head.status, end });
+      finished(ctx, deps, scope, { backend: name, attempts: i + 1, status: gone ? 0 : head.status, end });
       return;
     }
     if (head.outcome.kind === 'ignored' && head.outcome.reason === 'client_gone') {
-      finished(ctx, deps, { backend: undefined, attempts: i + 1, status: 0, errorCode: 'client_gone' });
+      finished(ctx, deps, scope, {
+        backend: undefined,
+        attempts: i + 1,
+        status: 0,
+        errorCode: 'client_gone',
+      });
       return;
     }
     lastOutcome = head.outcome;
@@ -72,35 +101,60 @@ export async function forward(req: IncomingMessage, res: ServerResponse, ctx: Fo
     failures.push(`${name}: ${why}`);
     const next = attempts[i + 1];
     if (next !== undefined) {
-      deps.observer.failover?.({ requestId: ctx.requestId, route: decision.route, from: name, to: next, reason: why });
+      deps.observer.failover?.({
+        requestId: ctx.requestId,
+        route: decision.route,
+        from: name,
+        to: next,
+        reason: why,
+        outcome: head.outcome,
+      });
     }
   }
   const error = exhausted(decision.route, failures, lastOutcome);
   sendError(res, error, routecarHeaders(ctx, undefined, attempts.length) as Record<string, string>);
-  finished(ctx, deps, { backend: undefined, attempts: attempts.length, status: error.status, errorCode: error.code });
+  finished(ctx, deps, scope, {
+    backend: undefined,
+    attempts: attempts.length,
+    status: error.status,
+    errorCode: error.code,
+  });
 }
 
-function startAttempt(req: IncomingMessage, res: ServerResponse, ctx: ForwardContext, deps: ForwardDeps, index: number): AttemptRun {
+function startAttempt(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: ForwardContext,
+  deps: ForwardDeps,
+  index: number,
+  scope: RequestScope | undefined,
+): AttemptRun {
   const name = ctx.decision.attempts[index]!;
   const backend = ctx.policy.backends.get(name);
   const proxy = deps.proxies.get(name);
   const breaker = deps.breakerFor(name);
   if (!backend || !proxy || !breaker) {
     // The policy changed under this request and the backend is gone: skip it like an open breaker.
-    const head: AttemptHead = { kind: 'abandoned', outcome: { kind: 'ignored', reason: 'breaker_rejected' }, status: undefined };
+    const head: AttemptHead = {
+      kind: 'abandoned',
+      outcome: { kind: 'ignored', reason: 'breaker_rejected' },
+      status: undefined,
+    };
     return { head: Promise.resolve(head), end: Promise.resolve(undefined) };
   }
   ctx.body.model = backend.model;
+  const traced = scope?.attempt(name, index + 1);
   const exchange = new Exchange(req, res, {
     backend,
     body: Buffer.from(JSON.stringify(ctx.body)),
     appPath: ctx.appPath,
     last: index === ctx.decision.attempts.length - 1,
     responseHeaders: routecarHeaders(ctx, name, index + 1),
+    requestHeaders: traced?.headers,
   });
   const startedAtMs = Date.now();
   const report = (end: AttemptEnd): AttemptEnd => {
-    deps.observer.attemptFinished?.({
+    const attemptReport = {
       requestId: ctx.requestId,
       route: ctx.decision.route,
       backend: name,
@@ -111,7 +165,13 @@ function startAttempt(req: IncomingMessage, res: ServerResponse, ctx: ForwardCon
       startedAtMs,
       ttfbMs: end.ttfbMs,
       durationMs: end.durationMs,
-    });
+      endpoint: ctx.endpoint,
+      stream: ctx.features.stream,
+      firstChunkMs: end.firstChunkMs,
+      usage: end.usage,
+    };
+    deps.observer.attemptFinished?.(attemptReport);
+    traced?.end(attemptReport);
     return end;
   };
   const end = breaker
@@ -123,6 +183,7 @@ function startAttempt(req: IncomingMessage, res: ServerResponse, ctx: ForwardCon
       if (err instanceof FailedAttempt) return report(err.end);
       if (err instanceof BreakerRejectedError) {
         exchange.refusedByBreaker();
+        traced?.end(undefined);
         return undefined;
       }
       throw err;
@@ -131,7 +192,11 @@ function startAttempt(req: IncomingMessage, res: ServerResponse, ctx: ForwardCon
 }
 
 /** The response headers DESIGN.md promises on every answer. */
-function routecarHeaders(ctx: ForwardContext, backend: string | undefined, attempts: number): OutgoingHttpHeaders {
+function routecarHeaders(
+  ctx: ForwardContext,
+  backend: string | undefined,
+  attempts: number,
+): OutgoingHttpHeaders {
   const h: OutgoingHttpHeaders = {
     'x-routecar-route': ctx.decision.route,
     'x-routecar-variant': ctx.decision.variant,
@@ -161,7 +226,11 @@ function exhausted(route: string, failures: readonly string[], last: Outcome | u
   }
   const timeout = last?.kind === 'failure' && last.failure.endsWith('timeout');
   return timeout
-    ? new RoutecarError(504, 'upstream_timeout', `every backend for route "${route}" timed out or failed: ${list}`)
+    ? new RoutecarError(
+        504,
+        'upstream_timeout',
+        `every backend for route "${route}" timed out or failed: ${list}`,
+      )
     : new RoutecarError(502, 'upstream_unavailable', `every backend for route "${route}" failed: ${list}`);
 }
 
@@ -173,14 +242,15 @@ interface Finish {
   readonly end?: AttemptEnd | undefined;
 }
 
-function finished(ctx: ForwardContext, deps: ForwardDeps, f: Finish): void {
+function finished(ctx: ForwardContext, deps: ForwardDeps, scope: RequestScope | undefined, f: Finish): void {
   const backend = f.backend !== undefined ? ctx.policy.backends.get(f.backend) : undefined;
   const usage = f.end?.usage;
   const costUsd =
     usage && backend
-      ? (usage.inputTokens * backend.price.inputPerMTok + usage.outputTokens * backend.price.outputPerMTok) / 1e6
+      ? (usage.inputTokens * backend.price.inputPerMTok + usage.outputTokens * backend.price.outputPerMTok) /
+        1e6
       : undefined;
-  deps.observer.requestFinished?.({
+  const report: RequestReport = {
     requestId: ctx.requestId,
     endpoint: ctx.endpoint,
     requestedRoute: ctx.decision.requestedRoute,
@@ -201,5 +271,8 @@ function finished(ctx: ForwardContext, deps: ForwardDeps, f: Finish): void {
     policyVersion: ctx.policy.version,
     rule: ctx.decision.rule,
     reason: ctx.decision.reason,
-  });
+    outcome: f.end?.outcome,
+  };
+  deps.observer.requestFinished?.(report);
+  scope?.end(report);
 }

@@ -27,21 +27,30 @@ export interface AdminDeps {
   readonly maxBodyBytes: number;
 }
 
+/** Liveness probe: the process answers. Always open. */
+export const HEALTHZ_PATH = '/healthz';
+/** Readiness probe: a policy is loaded and routecar is not draining. Always open. */
+export const READYZ_PATH = '/readyz';
+/** Prometheus scrape endpoint. Always open. */
+export const METRICS_PATH = '/metrics';
+/** Everything under it needs ROUTECAR_ADMIN_TOKEN off loopback. */
+export const ADMIN_PREFIX = '/admin';
+
 export function createAdminApp(deps: AdminDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.get('/healthz', (_req, res) => {
+  app.get(HEALTHZ_PATH, (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', (_req, res) => {
+  app.get(READYZ_PATH, (_req, res) => {
     if (deps.ready()) res.json({ status: 'ready' });
     else res.status(503).json({ status: 'not ready', reason: deps.notReadyReason() });
   });
   if (deps.metrics) {
     const metrics = deps.metrics;
-    app.get('/metrics', (req, res) => metrics(req, res));
+    app.get(METRICS_PATH, (req, res) => metrics(req, res));
   }
-  app.use('/admin', guard(deps));
+  app.use(ADMIN_PREFIX, guard(deps));
   app.get('/admin/state', (_req, res) => {
     res.json(deps.state());
   });

@@ -15,6 +15,7 @@ import { forward, type ForwardDeps } from '../proxy/forward.js';
 import { sanitizeRequestHeaders } from '../proxy/headers.js';
 import type { HealthLookup } from '../health/types.js';
 import { decide } from '../routing/decide.js';
+import { requestGuard, type HostPolicyOptions } from './hardening.js';
 import { refusalError } from './refusal.js';
 import { RoutecarError, sendError } from './errors.js';
 
@@ -25,12 +26,16 @@ export interface ProxyAppDeps extends ForwardDeps {
   readonly observer: RequestObserver;
   readonly maxBodyBytes: number;
   readonly random: () => number;
+  /** Which Host (and Origin) names the listener answers to; see hardening.ts. */
+  readonly hosts: HostPolicyOptions;
 }
 
 export function createProxyApp(deps: ProxyAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
+  // Before any route: absolute-form targets, foreign Host and Origin headers never reach routing.
+  app.use(requestGuard(deps.hosts));
   for (const [path, endpoint] of Object.entries(ENDPOINT_PATHS)) {
     app.post(path, (req, res) => {
       void handle(req, res, endpoint, path, deps);

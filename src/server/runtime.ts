@@ -17,6 +17,8 @@ import type { RequestObserver } from '../proxy/events.js';
 import { isLoopback, type ListenAddress, type RuntimeConfig } from '../cli/config.js';
 import { requestLog, type Logger } from '../telemetry/logger.js';
 import { createAdminApp } from './admin-app.js';
+import { HttpDrainer } from './drain.js';
+import { refuseMalformedRequests } from './hardening.js';
 import { explainRequest } from './explain.js';
 import { createProxyApp } from './proxy-app.js';
 
@@ -81,6 +83,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     breakerFor: (name) => health.breakerFor(name),
     maxBodyBytes: config.maxBodyBytes,
     random: Math.random,
+    hosts: { listenHost: config.listen.host, allowedHosts: config.allowedHosts },
   });
   const adminApp = createAdminApp({
     ready: () => !draining && store.current() !== undefined,
@@ -98,6 +101,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   // An app's idle keep-alive connection should outlive routecar's side of it, never the reverse.
   proxyServer.keepAliveTimeout = 65_000;
   proxyServer.headersTimeout = 66_000;
+  refuseMalformedRequests(proxyServer);
+  const drainer = new HttpDrainer(proxyServer);
   const adminServer = http.createServer(adminApp);
   const listen = await listenOn(proxyServer, config.listen);
   const adminListen = await listenOn(adminServer, config.adminListen);
@@ -119,14 +124,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     adminListen,
     async drain(deadlineMs: number): Promise<void> {
       draining = true;
-      // New connections are refused at once; idle keep-alive ones are closed; busy ones finish.
-      const closed = closeServer(proxyServer);
-      proxyServer.closeIdleConnections();
-      const idleSweep = setInterval(() => proxyServer.closeIdleConnections(), 100);
-      const deadline = new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), deadlineMs).unref());
-      const result = await Promise.race([closed.then(() => 'drained' as const), deadline]);
-      clearInterval(idleSweep);
-      logger.info({ result }, result === 'drained' ? 'drained: every in-flight request finished' : 'drain deadline reached');
+      // /readyz fails from here on; new connections are refused; in-flight requests finish (drain.ts).
+      logger.info({ inflight: drainer.inflight, deadlineMs }, 'listener closed; waiting for in-flight requests');
+      const outcome = await drainer.drain(deadlineMs);
+      if (outcome.result === 'drained') logger.info('drained: every in-flight request finished');
+      else logger.warn({ cut: outcome.cut }, 'drain deadline reached: cutting the requests still in flight');
       await closeAll();
     },
     close: closeAll,
@@ -143,7 +145,7 @@ async function startSources(config: RuntimeConfig, store: PolicyStore, logger: L
     const lastGood = await loadLastGood(config.stateDir);
     if (lastGood.kind === 'loaded') {
       const restored = store.restore(lastGood.record, lastGood.file);
-      logger.info({ file: lastGood.file, result: restored.kind }, 'serving the last good policy until Consul answers');
+      logger.info({ file: lastGood.file, result: restored.kind }, 'last good policy loaded; it serves if Consul cannot be reached');
     } else if (lastGood.kind === 'corrupt') {
       logger.warn({ file: lastGood.file, error: lastGood.error }, 'last good policy unreadable; ignoring it');
     }
@@ -151,13 +153,15 @@ async function startSources(config: RuntimeConfig, store: PolicyStore, logger: L
     const firstAnswer = new Promise<void>((resolve) => {
       consul.start((update) => {
         store.apply(update);
-        if (update.kind === 'document' || update.kind === 'document-missing') resolve();
+        // Consul answered; or it cannot be reached and there is a last good policy to serve meanwhile.
+        const answered = update.kind === 'document' || update.kind === 'document-missing';
+        if (answered || (update.kind === 'unavailable' && store.current() !== undefined)) resolve();
       });
     });
     sources.push(consul);
-    if (!store.current()) {
-      await Promise.race([firstAnswer, new Promise((r) => setTimeout(r, firstPolicyTimeoutMs).unref())]);
-    }
+    // Wait for Consul's first answer even with a last good policy: Consul may hold a newer one (a
+    // rollback made while this sidecar was down), which must serve from the first request.
+    await Promise.race([firstAnswer, new Promise((r) => setTimeout(r, firstPolicyTimeoutMs).unref())]);
   }
   if (config.policyFile) {
     const file = new FilePolicySource(config.policyFile);

@@ -2,21 +2,47 @@
  * Structured JSON logs (pino): one line per request, plus lifecycle and policy events.
  * Prompts are never logged, and anything that looks like a credential is redacted.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { RequestObserver, RequestReport } from '../proxy/events.js';
 
 export type { Logger } from 'pino';
 
-export function createLogger(level: string = process.env.ROUTECAR_LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+/**
+ * Paths redacted wherever they appear in a log object: request headers that carry credentials,
+ * and any field named like one (an admin token, an API key, a Consul token).
+ */
+export const REDACTED_PATHS: readonly string[] = [
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'headers["proxy-authorization"]',
+  'headers["x-api-key"]',
+  'headers["x-consul-token"]',
+  'headers.cookie',
+  '*.token',
+  'token',
+  '*.apiKey',
+  'apiKey',
+  '*.adminToken',
+  'adminToken',
+  'x-consul-token',
+];
+
+/**
+ * The process logger: JSON lines on stdout (or `destination`), level from ROUTECAR_LOG_LEVEL
+ * (trace, debug, info, warn, error, fatal, silent; default info).
+ */
+export function createLogger(
+  level: string = process.env.ROUTECAR_LOG_LEVEL ?? 'info',
+  destination?: DestinationStream,
+): Logger {
+  const options = {
     level,
     base: { service: 'routecar' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: {
-      paths: ['authorization', 'headers.authorization', '*.token', 'token', '*.apiKey', 'apiKey', 'x-consul-token'],
-      censor: '[redacted]',
-    },
-  });
+    redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** Logs one line per finished request. */
@@ -49,7 +75,10 @@ export function requestLog(logger: Logger): RequestObserver {
       );
     },
     failover(f): void {
-      logger.warn({ requestId: f.requestId, route: f.route, from: f.from, to: f.to, reason: f.reason }, 'failover');
+      logger.warn(
+        { requestId: f.requestId, route: f.route, from: f.from, to: f.to, reason: f.reason },
+        'failover',
+      );
     },
   };
 }

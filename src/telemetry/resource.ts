@@ -1,0 +1,69 @@
+/**
+ * The OpenTelemetry resource routecar reports under: `service.name=routecar` (OTEL_SERVICE_NAME
+ * and OTEL_RESOURCE_ATTRIBUTES override it), its version, and the pod, namespace and node that a
+ * Kubernetes downward API can put in the environment.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  resourceFromAttributes,
+  type Resource,
+} from '@opentelemetry/resources';
+
+/** Environment variable → resource attribute, filled by the downward API (see deploy/observability). */
+export const K8S_RESOURCE_ENV: Readonly<Record<string, string>> = {
+  K8S_POD_NAME: 'k8s.pod.name',
+  K8S_POD_UID: 'k8s.pod.uid',
+  K8S_NAMESPACE_NAME: 'k8s.namespace.name',
+  K8S_NODE_NAME: 'k8s.node.name',
+};
+
+export const SERVICE_NAME = 'routecar';
+
+/** routecar's own attributes, before OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME are applied. */
+export function baseResourceAttributes(
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
+  const attributes: Record<string, string> = {
+    'service.name': SERVICE_NAME,
+    'service.version': routecarVersion(),
+  };
+  for (const [variable, key] of Object.entries(K8S_RESOURCE_ENV)) {
+    const value = env[variable]?.trim();
+    if (value) attributes[key] = value;
+  }
+  // One pod, one routecar: the pod name is the natural instance id.
+  if (attributes['k8s.pod.name']) attributes['service.instance.id'] = attributes['k8s.pod.name'];
+  return attributes;
+}
+
+/**
+ * The SDK's defaults (telemetry.sdk.*), then routecar's attributes, then OTEL_RESOURCE_ATTRIBUTES
+ * and OTEL_SERVICE_NAME from the process environment, each overriding the one before.
+ */
+export function buildResource(env: Readonly<Record<string, string | undefined>> = process.env): Resource {
+  return defaultResource()
+    .merge(resourceFromAttributes(baseResourceAttributes(env)))
+    .merge(detectResources({ detectors: [envDetector] }));
+}
+
+let version: string | undefined;
+
+/** The version in routecar's package.json (works from src and from dist). */
+export function routecarVersion(): string {
+  if (version !== undefined) return version;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  try {
+    version =
+      (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version ??
+      'unknown';
+  } catch {
+    version = 'unknown';
+  }
+  return version;
+}

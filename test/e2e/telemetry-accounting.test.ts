@@ -1,0 +1,157 @@
+/**
+ * Token and cost accounting, checked against the `usage` the fake upstream put in its answers:
+ * JSON responses, streams whose app asked for usage (`stream_options.include_usage`), and streams
+ * whose app did not (routecar sees no usage there, records no tokens or cost, and does not ask for
+ * usage behind the app's back). Read straight from the admin listener's /metrics.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useFakeUpstreams, type FakeUpstream } from '../support/fake-upstream.js';
+import { useProcesses } from '../support/processes.js';
+import { scrape, select, total, type PromSample } from '../support/prometheus-text.js';
+import { startRoutecar, type Routecar } from '../support/routecar.js';
+import { readSse, sseJson } from '../support/sse.js';
+
+const procs = useProcesses(afterAll);
+const startUpstream = useFakeUpstreams(afterAll);
+
+const PRICE = { input: 0.6, output: 0.8 }; // USD per million tokens
+
+let upstream: FakeUpstream;
+let routecar: Routecar;
+
+beforeAll(async () => {
+  upstream = await startUpstream({ name: 'priced' });
+  routecar = await startRoutecar({
+    group: procs,
+    name: 'routecar (accounting)',
+    env: { ROUTECAR_METRICS_TENANT_LABEL: 'true', ROUTECAR_METRICS_TENANT_LIMIT: '2' },
+    policy: {
+      version: 1,
+      backends: { priced: { url: upstream.baseURL, model: 'model-priced', price: PRICE } },
+      routes: { chat: { backends: ['priced'] } },
+    },
+  });
+}, 30_000);
+
+afterAll(async () => {
+  await routecar?.stop();
+});
+
+interface Usage {
+  readonly prompt_tokens: number;
+  readonly completion_tokens: number;
+}
+
+/** Totals as /metrics shows them now. */
+async function totals(): Promise<{
+  input: number;
+  output: number;
+  tokenCalls: number;
+  costUsd: number;
+  requests: number;
+  ttft: number;
+  tpot: number;
+  samples: PromSample[];
+}> {
+  const s = await scrape(`${routecar.adminUrl}/metrics`);
+  return {
+    input: total(s, 'gen_ai_client_token_usage_sum', { gen_ai_token_type: 'input' }),
+    output: total(s, 'gen_ai_client_token_usage_sum', { gen_ai_token_type: 'output' }),
+    tokenCalls: total(s, 'gen_ai_client_token_usage_count', { gen_ai_token_type: 'input' }),
+    costUsd: total(s, 'routecar_cost_usd_total'),
+    requests: total(s, 'routecar_requests_total'),
+    ttft: total(s, 'gen_ai_server_time_to_first_token_count'),
+    tpot: total(s, 'gen_ai_server_time_per_output_token_count'),
+    samples: s,
+  };
+}
+
+const cost = (u: readonly Usage[]) =>
+  u.reduce((sum, x) => sum + (x.prompt_tokens * PRICE.input + x.completion_tokens * PRICE.output) / 1e6, 0);
+const sum = (u: readonly Usage[], k: keyof Usage) => u.reduce((s, x) => s + x[k], 0);
+
+function body(i: number, extra: Record<string, unknown> = {}): string {
+  // Prompts and completions of different lengths, so every request's usage differs.
+  return JSON.stringify({
+    model: 'chat',
+    messages: [{ role: 'user', content: `tell me about item ${i} `.repeat(i + 1) }],
+    ...extra,
+  });
+}
+
+async function post(payload: string, headers: Record<string, string> = {}): Promise<Response> {
+  const res = await fetch(`${routecar.baseURL}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: payload,
+  });
+  expect(res.status).toBe(200);
+  return res;
+}
+
+describe('token and cost accounting', () => {
+  it('adds up input and output tokens and their cost from non-streaming responses’ usage', async () => {
+    const start = await totals();
+    const usages: Usage[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await post(body(i), { 'x-fake-tokens': String(3 + i) });
+      usages.push(((await res.json()) as { usage: Usage }).usage);
+    }
+    const end = await totals();
+    expect(end.input - start.input).toBe(sum(usages, 'prompt_tokens'));
+    expect(end.output - start.output).toBe(sum(usages, 'completion_tokens'));
+    expect(end.tokenCalls - start.tokenCalls).toBe(5);
+    expect(end.costUsd - start.costUsd).toBeCloseTo(cost(usages), 12);
+    expect(end.ttft - start.ttft).toBe(0);
+  });
+
+  it('adds up tokens and cost from the final usage chunk of streams that asked for it', async () => {
+    const start = await totals();
+    const usages: Usage[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await post(body(i, { stream: true, stream_options: { include_usage: true } }), {
+        'x-fake-tokens': String(2 + i),
+      });
+      const chunks = sseJson(await readSse(res)) as { usage?: Usage | null }[];
+      const usage = chunks.find((c) => c.usage)?.usage;
+      expect(usage).toBeDefined();
+      usages.push(usage!);
+    }
+    const end = await totals();
+    expect(end.input - start.input).toBe(sum(usages, 'prompt_tokens'));
+    expect(end.output - start.output).toBe(sum(usages, 'completion_tokens'));
+    expect(end.costUsd - start.costUsd).toBeCloseTo(cost(usages), 12);
+    expect(end.ttft - start.ttft).toBe(4);
+    expect(end.tpot - start.tpot).toBe(usages.filter((u) => u.completion_tokens > 1).length);
+  });
+
+  it('records no tokens and no cost for streams that did not ask for usage, and does not ask for it itself', async () => {
+    const start = await totals();
+    for (let i = 0; i < 3; i++) {
+      const res = await post(body(i, { stream: true }));
+      const chunks = sseJson(await readSse(res)) as { usage?: Usage | null }[];
+      expect(chunks.some((c) => c.usage)).toBe(false);
+      expect(upstream.stats.lastRequest?.body).not.toHaveProperty('stream_options');
+    }
+    const end = await totals();
+    expect(end.requests - start.requests).toBe(3);
+    expect(end.ttft - start.ttft).toBe(3);
+    expect([end.input, end.output, end.tokenCalls, end.costUsd]).toEqual([
+      start.input,
+      start.output,
+      start.tokenCalls,
+      start.costUsd,
+    ]);
+  });
+
+  it('puts tenants on the cost counter when enabled, capped: the third distinct tenant is "other"', async () => {
+    for (const tenant of ['t1', 't2', 't3', 't4', 't1'])
+      await (await post(body(1), { 'x-tenant-id': tenant })).arrayBuffer();
+    const { samples } = await totals();
+    const tenants = select(samples, 'routecar_cost_usd_total').map((s) => s.labels['routecar_tenant']);
+    expect(tenants.sort()).toEqual(['none', 'other', 't1', 't2']);
+    expect(select(samples, 'routecar_requests_total').every((s) => !('routecar_tenant' in s.labels))).toBe(
+      true,
+    );
+  });
+});
