@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import express, { type Express } from 'express';
-import type { Endpoint } from '../ingress/features.js';
+import type { Endpoint, RequestFeatures } from '../ingress/features.js';
 import { ENDPOINT_PATHS, extractRequest } from '../ingress/extract.js';
 import { readBody } from '../ingress/read-body.js';
 import type { CompiledPolicy } from '../policy/types.js';
@@ -59,49 +59,59 @@ async function handle(req: IncomingMessage, res: ServerResponse, endpoint: Endpo
   const incomingId = req.headers['x-request-id'];
   const requestId = typeof incomingId === 'string' && incomingId !== '' ? incomingId : randomUUID();
   res.setHeader('x-request-id', requestId);
+  let features: RequestFeatures | undefined;
+  let policy: CompiledPolicy | undefined;
+  // Every answer routecar gives itself is reported like a forwarded one, so metrics and logs
+  // count malformed and refused requests too.
+  const refused = (err: RoutecarError, route: string, rule: string | undefined, headers?: Record<string, string>): void => {
+    sendError(res, err, headers);
+    deps.observer.requestFinished?.({
+      requestId,
+      endpoint,
+      requestedRoute: features?.route ?? 'unknown',
+      route,
+      backend: undefined,
+      responseModel: undefined,
+      variant: 'none',
+      attempts: 0,
+      status: err.status,
+      errorCode: err.code,
+      stream: features?.stream ?? false,
+      startedAtMs,
+      durationMs: performance.now() - startedAtPerf,
+      ttfbMs: undefined,
+      usage: undefined,
+      costUsd: undefined,
+      tenant: features?.tenant,
+      policyVersion: policy?.version ?? 'none',
+      rule,
+      reason: err.message,
+    });
+  };
   try {
-    const policy = deps.policy();
+    policy = deps.policy();
     if (!policy) throw new RoutecarError(503, 'not_ready', 'routecar has no policy loaded yet');
     const raw = await readBody(req, deps.maxBodyBytes);
-    const { features, body } = extractRequest(endpoint, req.headers, raw);
+    const extracted = extractRequest(endpoint, req.headers, raw);
+    features = extracted.features;
     const result = decide({ policy, health: deps.health, features, nowMs: Date.now(), random: deps.random });
     if (!result.ok) {
-      const err = refusalError(result.refusal);
-      sendError(res, err, { 'x-routecar-route': result.refusal.route, 'x-routecar-policy-version': policy.version });
-      deps.observer.requestFinished?.({
-        requestId,
-        endpoint,
-        requestedRoute: features.route,
-        route: result.refusal.route,
-        backend: undefined,
-        responseModel: undefined,
-        variant: 'none',
-        attempts: 0,
-        status: err.status,
-        errorCode: err.code,
-        stream: features.stream,
-        startedAtMs,
-        durationMs: performance.now() - startedAtPerf,
-        ttfbMs: undefined,
-        usage: undefined,
-        costUsd: undefined,
-        tenant: features.tenant,
-        policyVersion: policy.version,
-        rule: result.refusal.rule,
-        reason: result.refusal.message,
-      });
+      const { route, rule } = result.refusal;
+      refused(refusalError(result.refusal), route, rule, { 'x-routecar-route': route, 'x-routecar-policy-version': policy.version });
       return;
     }
     sanitizeRequestHeaders(req.headers, requestId);
-    const ctx = { requestId, endpoint, appPath, features, body, policy, decision: result.decision, startedAtMs, startedAtPerf };
+    const ctx = { requestId, endpoint, appPath, features, body: extracted.body, policy, decision: result.decision, startedAtMs, startedAtPerf };
     await forward(req, res, ctx, deps);
   } catch (err) {
+    // Only a route the policy knows may become a label value: the body is the app's to fill.
+    const route = features !== undefined && policy?.routes.has(features.route) ? features.route : 'unknown';
     if (err instanceof RoutecarError) {
       // The rest of an oversized or unreadable body is not worth reading: close after answering.
       if (err.status === 413) res.setHeader('connection', 'close');
-      sendError(res, err);
+      refused(err, route, undefined);
       return;
     }
-    sendError(res, new RoutecarError(500, 'internal_error', `routecar failed on this request: ${(err as Error).message}`));
+    refused(new RoutecarError(500, 'internal_error', `routecar failed on this request: ${(err as Error).message}`), route, undefined);
   }
 }
