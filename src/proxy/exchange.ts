@@ -161,10 +161,11 @@ export class Exchange implements ProxyEventSink {
   private commit(proxyRes: IncomingMessage, status: number, keep: Set<unknown>): void {
     const res = this.res;
     res.writeHead(status, { ...responseHeaders(proxyRes.headers), ...this.options.responseHeaders });
-    // Some clients wait for the head before reading a stream: send it now.
-    res.flushHeaders();
-    this.settleHead({ kind: 'committed', status });
     const sse = String(proxyRes.headers['content-type'] ?? '').startsWith('text/event-stream');
+    // A stream's head goes out at once (clients wait for it before the first token); any other
+    // head leaves with the first body bytes, in one write instead of two.
+    if (sse) res.flushHeaders();
+    this.settleHead({ kind: 'committed', status });
     this.arm('idle', this.options.backend.timeouts.idleMs);
     proxyRes.on('data', (chunk: Buffer) => {
       this.timer?.refresh();

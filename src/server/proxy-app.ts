@@ -12,7 +12,7 @@ import { readBody } from '../ingress/read-body.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import type { RequestObserver } from '../proxy/events.js';
 import { forward, type ForwardDeps } from '../proxy/forward.js';
-import { sanitizeRequestHeaders } from '../proxy/headers.js';
+import { upstreamRequestHeaders } from '../proxy/headers.js';
 import type { HealthLookup } from '../health/types.js';
 import { decide } from '../routing/decide.js';
 import { requestGuard, type HostPolicyOptions } from './hardening.js';
@@ -100,7 +100,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, endpoint: Endpo
       refused(refusalError(result.refusal), route, rule, { 'x-routecar-route': route, 'x-routecar-policy-version': policy.version });
       return;
     }
-    sanitizeRequestHeaders(req.headers, requestId);
+    req.headers = upstreamRequestHeaders(req.headers, requestId);
     const ctx = { requestId, endpoint, appPath, features, body: extracted.body, policy, decision: result.decision, startedAtMs, startedAtPerf };
     await forward(req, res, ctx, deps);
   } catch (err) {
