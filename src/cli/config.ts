@@ -52,7 +52,10 @@ export function resolveConfig(flags: StartFlags, env: NodeJS.ProcessEnv): Runtim
   const consulAddr = env.CONSUL_HTTP_ADDR;
   return {
     listen: parseListen(flags.listen ?? env.ROUTECAR_LISTEN ?? DEFAULT_LISTEN, '--listen / ROUTECAR_LISTEN'),
-    adminListen: parseListen(flags.adminListen ?? env.ROUTECAR_ADMIN_LISTEN ?? DEFAULT_ADMIN_LISTEN, '--admin-listen / ROUTECAR_ADMIN_LISTEN'),
+    adminListen: parseListen(
+      flags.adminListen ?? env.ROUTECAR_ADMIN_LISTEN ?? DEFAULT_ADMIN_LISTEN,
+      '--admin-listen / ROUTECAR_ADMIN_LISTEN',
+    ),
     policyFile: flags.policy ?? (env.ROUTECAR_POLICY_FILE || undefined),
     consul: consulAddr
       ? {
@@ -64,7 +67,11 @@ export function resolveConfig(flags: StartFlags, env: NodeJS.ProcessEnv): Runtim
     stateDir: env.ROUTECAR_STATE_DIR || DEFAULT_STATE_DIR,
     adminToken: env.ROUTECAR_ADMIN_TOKEN || undefined,
     maxBodyBytes: positiveInt(env.ROUTECAR_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, 'ROUTECAR_MAX_BODY_BYTES'),
-    drainTimeoutMs: positiveInt(env.ROUTECAR_DRAIN_TIMEOUT_MS, DEFAULT_DRAIN_TIMEOUT_MS, 'ROUTECAR_DRAIN_TIMEOUT_MS'),
+    drainTimeoutMs: positiveInt(
+      env.ROUTECAR_DRAIN_TIMEOUT_MS,
+      DEFAULT_DRAIN_TIMEOUT_MS,
+      'ROUTECAR_DRAIN_TIMEOUT_MS',
+    ),
     demo: flags.demo ?? false,
     allowedHosts: (env.ROUTECAR_ALLOWED_HOSTS ?? '')
       .split(',')

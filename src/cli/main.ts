@@ -74,7 +74,9 @@ async function policyCommand(argv: string[]): Promise<number> {
   }
   if (sub === 'validate') {
     const p = parsed.policy;
-    console.log(`${file}: valid (version ${p.version}; ${p.backends.size} backends, ${p.routes.size} routes, ${p.rules.length} rules)`);
+    console.log(
+      `${file}: valid (version ${p.version}; ${p.backends.size} backends, ${p.routes.size} routes, ${p.rules.length} rules)`,
+    );
     return 0;
   }
   if (sub === 'explain') {
@@ -88,7 +90,9 @@ async function policyCommand(argv: string[]): Promise<number> {
       console.log(JSON.stringify(explanation, null, 2));
       return explanation.result.ok ? 0 : 2;
     } catch (err) {
-      console.error(err instanceof RoutecarError ? `${values.request}: ${err.message}` : (err as Error).message);
+      console.error(
+        err instanceof RoutecarError ? `${values.request}: ${err.message}` : (err as Error).message,
+      );
       return 1;
     }
   }
@@ -110,7 +114,9 @@ async function policyCommand(argv: string[]): Promise<number> {
       text,
       cas,
     });
-    console.log(`pushed ${file} to ${result.key} (version ${parsed.policy.version}; ModifyIndex ${result.previousModifyIndex} -> ${result.modifyIndex ?? '?'})`);
+    console.log(
+      `pushed ${file} to ${result.key} (version ${parsed.policy.version}; ModifyIndex ${result.previousModifyIndex} -> ${result.modifyIndex ?? '?'})`,
+    );
     return 0;
   } catch (err) {
     console.error(`push refused: ${(err as Error).message}`);

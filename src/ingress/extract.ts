@@ -78,7 +78,11 @@ function maxCost(value: string | undefined): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) {
-    throw new RoutecarError(400, 'invalid_max_cost', `x-routecar-max-cost must be a non-negative number of USD, got "${value}"`);
+    throw new RoutecarError(
+      400,
+      'invalid_max_cost',
+      `x-routecar-max-cost must be a non-negative number of USD, got "${value}"`,
+    );
   }
   return n;
 }

@@ -16,7 +16,12 @@ export const DEFAULTS = {
   defaultMaxTokens: 256,
   sticky: 'none',
   failover: { maxAttempts: 3 },
-  breaker: { errorThresholdPercentage: 50, volumeThreshold: 10, resetTimeoutMs: 15000, consecutiveFailures: 5 },
+  breaker: {
+    errorThresholdPercentage: 50,
+    volumeThreshold: 10,
+    resetTimeoutMs: 15000,
+    consecutiveFailures: 5,
+  },
   window: { sizeMs: 60000, buckets: 12 },
 } as const;
 
@@ -161,7 +166,9 @@ export const policyDocumentSchema = z
           .int()
           .min(0)
           .default(DEFAULTS.breaker.consecutiveFailures)
-          .describe('Failures in a row that open the breaker whatever the window says (a backend that just died); 0 disables.'),
+          .describe(
+            'Failures in a row that open the breaker whatever the window says (a backend that just died); 0 disables.',
+          ),
       })
       .default(DEFAULTS.breaker)
       .describe('Per-backend circuit breaker settings.'),

@@ -80,7 +80,11 @@ export class PolicyStore {
   apply(update: SourceUpdate): ApplyResult {
     // A source that delivers again has recovered: its outage is no longer the news.
     const last = this.#lastError;
-    if (update.kind !== 'unavailable' && last?.reason === 'unavailable' && last.origin.source === update.origin.source) {
+    if (
+      update.kind !== 'unavailable' &&
+      last?.reason === 'unavailable' &&
+      last.origin.source === update.origin.source
+    ) {
       this.#lastError = undefined;
     }
     switch (update.kind) {

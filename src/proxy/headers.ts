@@ -26,7 +26,8 @@ const REPLACED = new Set(['content-length', 'host', 'x-request-id']);
  */
 export function upstreamRequestHeaders(headers: IncomingHttpHeaders, requestId: string): IncomingHttpHeaders {
   const connection = headers.connection;
-  const named = typeof connection === 'string' ? connection.split(',').map((t) => t.trim().toLowerCase()) : undefined;
+  const named =
+    typeof connection === 'string' ? connection.split(',').map((t) => t.trim().toLowerCase()) : undefined;
   const out: IncomingHttpHeaders = {};
   for (const name in headers) {
     if (HOP_BY_HOP.has(name) || REPLACED.has(name) || name.startsWith('x-routecar-')) continue;
@@ -41,7 +42,8 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, requestId: 
 export function responseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   const connection = upstream.connection;
-  const named = typeof connection === 'string' ? connection.split(',').map((t) => t.trim().toLowerCase()) : [];
+  const named =
+    typeof connection === 'string' ? connection.split(',').map((t) => t.trim().toLowerCase()) : [];
   for (const name in upstream) {
     if (HOP_BY_HOP.has(name) || named.includes(name)) continue;
     out[name] = upstream[name];

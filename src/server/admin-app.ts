@@ -57,21 +57,28 @@ export function createAdminApp(deps: AdminDeps): Express {
   app.get('/admin/policy', (_req, res) => {
     res.json(deps.policy());
   });
-  app.post('/admin/explain', express.raw({ type: () => true, limit: deps.maxBodyBytes }), (req: Request, res: Response) => {
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    try {
-      res.json(deps.explain(body, req.headers));
-    } catch (err) {
-      if (err instanceof RoutecarError) sendError(res, err);
-      else throw err;
-    }
-  });
+  app.post(
+    '/admin/explain',
+    express.raw({ type: () => true, limit: deps.maxBodyBytes }),
+    (req: Request, res: Response) => {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      try {
+        res.json(deps.explain(body, req.headers));
+      } catch (err) {
+        if (err instanceof RoutecarError) sendError(res, err);
+        else throw err;
+      }
+    },
+  );
   app.use((req, res) => {
     sendError(res, new RoutecarError(404, 'unknown_endpoint', `no admin endpoint ${req.method} ${req.path}`));
   });
   app.use((err: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
     const status = typeof err.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
-    sendError(res, new RoutecarError(status, status === 413 ? 'request_too_large' : 'admin_error', err.message));
+    sendError(
+      res,
+      new RoutecarError(status, status === 413 ? 'request_too_large' : 'admin_error', err.message),
+    );
   });
   return app;
 }
@@ -88,14 +95,29 @@ function guard(deps: AdminDeps) {
     const needsToken = !deps.loopbackOnly || (!read && deps.adminToken !== undefined);
     if (!needsToken) return next();
     if (deps.adminToken === undefined) {
-      sendError(res, new RoutecarError(403, 'admin_disabled', 'the admin API is bound off loopback and ROUTECAR_ADMIN_TOKEN is not set'));
+      sendError(
+        res,
+        new RoutecarError(
+          403,
+          'admin_disabled',
+          'the admin API is bound off loopback and ROUTECAR_ADMIN_TOKEN is not set',
+        ),
+      );
       return;
     }
     const given = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
     if (!constantTimeEqual(given, deps.adminToken)) {
-      sendError(res, new RoutecarError(401, 'unauthorized', 'admin endpoints need "Authorization: Bearer <ROUTECAR_ADMIN_TOKEN>"'), {
-        'www-authenticate': 'Bearer',
-      });
+      sendError(
+        res,
+        new RoutecarError(
+          401,
+          'unauthorized',
+          'admin endpoints need "Authorization: Bearer <ROUTECAR_ADMIN_TOKEN>"',
+        ),
+        {
+          'www-authenticate': 'Bearer',
+        },
+      );
       return;
     }
     next();

@@ -5,7 +5,8 @@
 import type { ServerResponse } from 'node:http';
 
 /** OpenAI's `error.type` values that routecar uses. */
-export type ErrorType = 'invalid_request_error' | 'not_found_error' | 'permission_error' | 'server_error' | 'rate_limit_error';
+export type ErrorType =
+  'invalid_request_error' | 'not_found_error' | 'permission_error' | 'server_error' | 'rate_limit_error';
 
 export class RoutecarError extends Error {
   /**
@@ -44,7 +45,11 @@ export function errorBody(err: RoutecarError): string {
  * Answers with the error unless a response is already under way (then the connection is cut,
  * because a half-sent body followed by an error body would be worse than a visible failure).
  */
-export function sendError(res: ServerResponse, err: RoutecarError, extraHeaders?: Record<string, string>): void {
+export function sendError(
+  res: ServerResponse,
+  err: RoutecarError,
+  extraHeaders?: Record<string, string>,
+): void {
   if (res.headersSent) {
     res.destroy();
     return;

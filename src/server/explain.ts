@@ -38,7 +38,11 @@ export function explainRequest(
   if (envelope) {
     if (envelope.endpoint !== undefined) {
       if (!ENDPOINTS.has(envelope.endpoint)) {
-        throw new RoutecarError(400, 'invalid_endpoint', `endpoint must be one of ${[...ENDPOINTS].join(', ')}`);
+        throw new RoutecarError(
+          400,
+          'invalid_endpoint',
+          `endpoint must be one of ${[...ENDPOINTS].join(', ')}`,
+        );
       }
       endpoint = envelope.endpoint as Endpoint;
     }
@@ -62,7 +66,8 @@ function asEnvelope(raw: Buffer): Envelope | undefined {
     const v = JSON.parse(raw.toString('utf8')) as unknown;
     if (v && typeof v === 'object' && !Array.isArray(v)) {
       const o = v as Record<string, unknown>;
-      if (o.body && typeof o.body === 'object' && typeof o.model !== 'string') return o as unknown as Envelope;
+      if (o.body && typeof o.body === 'object' && typeof o.model !== 'string')
+        return o as unknown as Envelope;
     }
   } catch {
     // Not JSON at all: extractRequest reports it with the usual 400.

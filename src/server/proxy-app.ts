@@ -43,17 +43,28 @@ export function createProxyApp(deps: ProxyAppDeps): Express {
   }
   app.get('/v1/models', (_req, res) => {
     const policy = deps.policy();
-    const data = policy ? [...policy.routes.keys()].map((id) => ({ id, object: 'model', created: 0, owned_by: 'routecar' })) : [];
+    const data = policy
+      ? [...policy.routes.keys()].map((id) => ({ id, object: 'model', created: 0, owned_by: 'routecar' }))
+      : [];
     res.json({ object: 'list', data });
   });
   // Not an open proxy: anything that is not an OpenAI endpoint ends here.
   app.use((req, res) => {
-    sendError(res, new RoutecarError(404, 'unknown_endpoint', `routecar does not serve ${req.method} ${req.path}`));
+    sendError(
+      res,
+      new RoutecarError(404, 'unknown_endpoint', `routecar does not serve ${req.method} ${req.path}`),
+    );
   });
   return app;
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, appPath: string, deps: ProxyAppDeps): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  endpoint: Endpoint,
+  appPath: string,
+  deps: ProxyAppDeps,
+): Promise<void> {
   const startedAtPerf = performance.now();
   const startedAtMs = Date.now();
   const incomingId = req.headers['x-request-id'];
@@ -63,7 +74,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, endpoint: Endpo
   let policy: CompiledPolicy | undefined;
   // Every answer routecar gives itself is reported like a forwarded one, so metrics and logs
   // count malformed and refused requests too.
-  const refused = (err: RoutecarError, route: string, rule: string | undefined, headers?: Record<string, string>): void => {
+  const refused = (
+    err: RoutecarError,
+    route: string,
+    rule: string | undefined,
+    headers?: Record<string, string>,
+  ): void => {
     sendError(res, err, headers);
     deps.observer.requestFinished?.({
       requestId,
@@ -97,11 +113,24 @@ async function handle(req: IncomingMessage, res: ServerResponse, endpoint: Endpo
     const result = decide({ policy, health: deps.health, features, nowMs: Date.now(), random: deps.random });
     if (!result.ok) {
       const { route, rule } = result.refusal;
-      refused(refusalError(result.refusal), route, rule, { 'x-routecar-route': route, 'x-routecar-policy-version': policy.version });
+      refused(refusalError(result.refusal), route, rule, {
+        'x-routecar-route': route,
+        'x-routecar-policy-version': policy.version,
+      });
       return;
     }
     req.headers = upstreamRequestHeaders(req.headers, requestId);
-    const ctx = { requestId, endpoint, appPath, features, body: extracted.body, policy, decision: result.decision, startedAtMs, startedAtPerf };
+    const ctx = {
+      requestId,
+      endpoint,
+      appPath,
+      features,
+      body: extracted.body,
+      policy,
+      decision: result.decision,
+      startedAtMs,
+      startedAtPerf,
+    };
     await forward(req, res, ctx, deps);
   } catch (err) {
     // Only a route the policy knows may become a label value: the body is the app's to fill.
@@ -112,6 +141,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, endpoint: Endpo
       refused(err, route, undefined);
       return;
     }
-    refused(new RoutecarError(500, 'internal_error', `routecar failed on this request: ${(err as Error).message}`), route, undefined);
+    refused(
+      new RoutecarError(500, 'internal_error', `routecar failed on this request: ${(err as Error).message}`),
+      route,
+      undefined,
+    );
   }
 }

@@ -8,5 +8,11 @@ export function refusalError(refusal: DecisionRefusal): RoutecarError {
   const candidates = refusal.candidates
     .filter((c) => c.excluded !== undefined)
     .map((c) => ({ backend: c.backend, reason: c.excluded }));
-  return new RoutecarError(refusal.status, refusal.code, refusal.message, undefined, candidates.length ? { candidates } : undefined);
+  return new RoutecarError(
+    refusal.status,
+    refusal.code,
+    refusal.message,
+    undefined,
+    candidates.length ? { candidates } : undefined,
+  );
 }

@@ -56,12 +56,20 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     health.reconcile(change.policy);
     proxies.reconcile(change.policy);
     logger.info(
-      { version: change.policy.version, source: change.origin.source, location: change.origin.location, cause: change.cause },
+      {
+        version: change.policy.version,
+        source: change.origin.source,
+        location: change.origin.location,
+        cause: change.cause,
+      },
       change.previous ? 'policy reloaded' : 'policy loaded',
     );
   });
   store.onRefused((refusal) => {
-    logger.error({ reason: refusal.reason, errors: refusal.errors, source: refusal.origin.source }, `policy refused: ${refusal.message}`);
+    logger.error(
+      { reason: refusal.reason, errors: refusal.errors, source: refusal.origin.source },
+      `policy refused: ${refusal.message}`,
+    );
   });
 
   const sources = await startSources(config, store, logger, options.firstPolicyTimeoutMs ?? 5_000);
@@ -125,7 +133,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     async drain(deadlineMs: number): Promise<void> {
       draining = true;
       // /readyz fails from here on; new connections are refused; in-flight requests finish (drain.ts).
-      logger.info({ inflight: drainer.inflight, deadlineMs }, 'listener closed; waiting for in-flight requests');
+      logger.info(
+        { inflight: drainer.inflight, deadlineMs },
+        'listener closed; waiting for in-flight requests',
+      );
       const outcome = await drainer.drain(deadlineMs);
       if (outcome.result === 'drained') logger.info('drained: every in-flight request finished');
       else logger.warn({ cut: outcome.cut }, 'drain deadline reached: cutting the requests still in flight');
@@ -139,17 +150,29 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
  * Starts the configured sources. A file must load at start (a typo should stop a deploy);
  * Consul may be down, in which case the last good policy from the state dir serves meanwhile.
  */
-async function startSources(config: RuntimeConfig, store: PolicyStore, logger: Logger, firstPolicyTimeoutMs: number): Promise<PolicySource[]> {
+async function startSources(
+  config: RuntimeConfig,
+  store: PolicyStore,
+  logger: Logger,
+  firstPolicyTimeoutMs: number,
+): Promise<PolicySource[]> {
   const sources: PolicySource[] = [];
   if (config.consul) {
     const lastGood = await loadLastGood(config.stateDir);
     if (lastGood.kind === 'loaded') {
       const restored = store.restore(lastGood.record, lastGood.file);
-      logger.info({ file: lastGood.file, result: restored.kind }, 'last good policy loaded; it serves if Consul cannot be reached');
+      logger.info(
+        { file: lastGood.file, result: restored.kind },
+        'last good policy loaded; it serves if Consul cannot be reached',
+      );
     } else if (lastGood.kind === 'corrupt') {
       logger.warn({ file: lastGood.file, error: lastGood.error }, 'last good policy unreadable; ignoring it');
     }
-    const consul = new ConsulPolicySource({ addr: config.consul.baseUrl, token: config.consul.token, prefix: config.consul.prefix });
+    const consul = new ConsulPolicySource({
+      addr: config.consul.baseUrl,
+      token: config.consul.token,
+      prefix: config.consul.prefix,
+    });
     const firstAnswer = new Promise<void>((resolve) => {
       consul.start((update) => {
         store.apply(update);
@@ -176,7 +199,9 @@ async function startSources(config: RuntimeConfig, store: PolicyStore, logger: L
     if (!store.current()) {
       await Promise.all(sources.map((s) => s.stop()));
       const err = store.status().lastError;
-      throw new Error(`policy ${config.policyFile} could not be loaded:\n${(err?.errors ?? []).map((e) => `  ${e.path ? `${e.path}: ` : ''}${e.message}`).join('\n')}`);
+      throw new Error(
+        `policy ${config.policyFile} could not be loaded:\n${(err?.errors ?? []).map((e) => `  ${e.path ? `${e.path}: ` : ''}${e.message}`).join('\n')}`,
+      );
     }
   }
   return sources;

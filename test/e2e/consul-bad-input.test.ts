@@ -295,9 +295,7 @@ describe('routecar policy push', () => {
     );
     const result = await push(file, '--cas', String(stale));
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(
-      `push refused: policy changed in Consul since ModifyIndex ${stale}`,
-    );
+    expect(result.stderr).toContain(`push refused: policy changed in Consul since ModifyIndex ${stale}`);
     const after = await consul.mustGet('policy');
     expect(after.modifyIndex).toBe(before.modifyIndex);
     expect(after.value!.equals(before.value!)).toBe(true);

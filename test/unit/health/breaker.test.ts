@@ -4,7 +4,12 @@ import { BackendBreaker } from '../../../src/health/breaker.js';
 import { AttemptFailedError, BreakerRejectedError } from '../../../src/health/errors.js';
 import type { BreakerState } from '../../../src/health/types.js';
 
-const SETTINGS = { errorThresholdPercentage: 50, volumeThreshold: 4, resetTimeoutMs: 1_000, consecutiveFailures: 0 };
+const SETTINGS = {
+  errorThresholdPercentage: 50,
+  volumeThreshold: 4,
+  resetTimeoutMs: 1_000,
+  consecutiveFailures: 0,
+};
 const WINDOW = { sizeMs: 10_000, buckets: 10 };
 
 const ok = () => Promise.resolve('ok');

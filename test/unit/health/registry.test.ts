@@ -198,7 +198,9 @@ describe('HealthRegistry', () => {
   });
 
   it('does not count 429s towards the consecutive failures (busy is not dead)', async () => {
-    registry.reconcile(policy(['a', 'b'], { breaker: { ...BREAKER, consecutiveFailures: 2, volumeThreshold: 100 } }));
+    registry.reconcile(
+      policy(['a', 'b'], { breaker: { ...BREAKER, consecutiveFailures: 2, volumeThreshold: 100 } }),
+    );
     const limited: Outcome = { kind: 'failure', failure: 'rate_limited', coolDownMs: 1 };
     for (let i = 0; i < 5; i++) await run('a', limited);
     expect(registry.snapshot('a').breaker).toBe('closed');

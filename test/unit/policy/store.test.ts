@@ -310,7 +310,8 @@ describe('PolicyStore: source outages', () => {
   it('clears an outage from lastError once that source delivers again, but keeps real refusals', () => {
     const store = new PolicyStore();
     const origin = { source: 'consul' as const, location: 'routecar/policy', modifyIndex: 3 };
-    const text = 'version: 1\nbackends:\n  a: { url: "http://127.0.0.1:9/v1", model: m, price: { input: 1, output: 1 } }\nroutes:\n  chat: { backends: [a] }\n';
+    const text =
+      'version: 1\nbackends:\n  a: { url: "http://127.0.0.1:9/v1", model: m, price: { input: 1, output: 1 } }\nroutes:\n  chat: { backends: [a] }\n';
     store.apply({ kind: 'document', text, origin });
     store.apply({ kind: 'unavailable', error: 'cannot connect to Consul', origin });
     expect(store.status().lastError?.reason).toBe('unavailable');

@@ -30,10 +30,26 @@ describe('classify', () => {
     ['connection reset', { errorCode: 'ECONNRESET' }, failure('reset')],
     ['broken pipe', { errorCode: 'EPIPE' }, failure('reset')],
     // keep-alive race: the backend closed a pooled socket as routecar reused it
-    ['reset on a reused socket', { errorCode: 'ECONNRESET', reusedSocket: true }, { kind: 'ignored', reason: 'stale_connection' }],
-    ['broken pipe on a reused socket', { errorCode: 'EPIPE', reusedSocket: true }, { kind: 'ignored', reason: 'stale_connection' }],
-    ['refused is never a stale socket', { errorCode: 'ECONNREFUSED', reusedSocket: true }, failure('refused')],
-    ['reset on a fresh socket is a failure', { errorCode: 'ECONNRESET', reusedSocket: false }, failure('reset')],
+    [
+      'reset on a reused socket',
+      { errorCode: 'ECONNRESET', reusedSocket: true },
+      { kind: 'ignored', reason: 'stale_connection' },
+    ],
+    [
+      'broken pipe on a reused socket',
+      { errorCode: 'EPIPE', reusedSocket: true },
+      { kind: 'ignored', reason: 'stale_connection' },
+    ],
+    [
+      'refused is never a stale socket',
+      { errorCode: 'ECONNREFUSED', reusedSocket: true },
+      failure('refused'),
+    ],
+    [
+      'reset on a fresh socket is a failure',
+      { errorCode: 'ECONNRESET', reusedSocket: false },
+      failure('reset'),
+    ],
     ['socket closed without any response', {}, failure('reset')],
     // routecar's own timers
     ['connect timeout', { timeout: 'connect' }, failure('connect_timeout')],

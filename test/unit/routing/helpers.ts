@@ -95,7 +95,12 @@ export function buildPolicy(spec: PolicySpec): CompiledPolicy {
     backends,
     routes,
     rules,
-    breaker: { errorThresholdPercentage: 50, volumeThreshold: 10, resetTimeoutMs: 15000, consecutiveFailures: 5 },
+    breaker: {
+      errorThresholdPercentage: 50,
+      volumeThreshold: 10,
+      resetTimeoutMs: 15000,
+      consecutiveFailures: 5,
+    },
     window: { sizeMs: 60000, buckets: 12 },
   };
 }

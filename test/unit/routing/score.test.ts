@@ -40,7 +40,9 @@ describe('score: health-aware spreading without a split', () => {
       backends: ['a', 'b', 'c'],
       routes: { chat: { backends: ['a', 'b', 'c'], objective: { latency: 1, errors: 4, cost: 1 } } },
     });
-    const shares = firstAttemptShares(strict, N, { health: { a: { errorRatio: 1, requests: 1, failures: 1 } } });
+    const shares = firstAttemptShares(strict, N, {
+      health: { a: { errorRatio: 1, requests: 1, failures: 1 } },
+    });
     // errorShare = 1 / 6; exp(-4 * 2.5 / 6) ≈ 0.19: still some traffic to prove itself
     expect(shares.a ?? 0).toBeGreaterThan(0.05);
     expect(shares.a ?? 0).toBeLessThan(0.15);

@@ -40,21 +40,40 @@ describe('proxy app: answers routecar gives itself are reported like forwarded o
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   const post = (body: string, headers: Record<string, string> = {}) =>
-    fetch(`${base}/v1/chat/completions`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+    fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', ...headers },
+    });
 
   it.each([
     ['malformed JSON', '{nope', {}, 400, 'invalid_json'],
     ['a missing model', '{"messages":[]}', {}, 400, 'missing_model'],
-    ['an invalid cost ceiling', '{"model":"chat"}', { 'x-routecar-max-cost': 'lots' }, 400, 'invalid_max_cost'],
-    ['a body over the limit', JSON.stringify({ model: 'chat', pad: 'x'.repeat(200) }), {}, 413, 'request_too_large'],
-  ])('%s: status and code reach the observer, under route "unknown"', async (_name, body, headers, status, code) => {
-    const before = reports.length;
-    const res = await post(body, headers);
-    expect(res.status).toBe(status);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
-    const report = reports[before];
-    expect(report).toMatchObject({ status, errorCode: code, route: 'unknown', attempts: 0 });
-  });
+    [
+      'an invalid cost ceiling',
+      '{"model":"chat"}',
+      { 'x-routecar-max-cost': 'lots' },
+      400,
+      'invalid_max_cost',
+    ],
+    [
+      'a body over the limit',
+      JSON.stringify({ model: 'chat', pad: 'x'.repeat(200) }),
+      {},
+      413,
+      'request_too_large',
+    ],
+  ])(
+    '%s: status and code reach the observer, under route "unknown"',
+    async (_name, body, headers, status, code) => {
+      const before = reports.length;
+      const res = await post(body, headers);
+      expect(res.status).toBe(status);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+      const report = reports[before];
+      expect(report).toMatchObject({ status, errorCode: code, route: 'unknown', attempts: 0 });
+    },
+  );
 
   it('an unknown route is reported with model_not_found (telemetry maps it to "unknown")', async () => {
     const before = reports.length;
