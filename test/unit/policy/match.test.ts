@@ -1,27 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { RequestFeatures } from '../../../src/ingress/features.js';
+import { features } from '../../support/features.js';
 import { compileMatch } from '../../../src/policy/match.js';
 import { matchSchema } from '../../../src/policy/rule-schema.js';
-
-/** A plain non-streamed chat request; each row changes what it tests. */
-function features(overrides: Partial<RequestFeatures> = {}): RequestFeatures {
-  return {
-    endpoint: 'chat.completions',
-    route: 'chat',
-    stream: false,
-    tenant: undefined,
-    user: undefined,
-    priority: undefined,
-    apiKeyId: undefined,
-    promptTokens: 100,
-    maxTokens: undefined,
-    payloadBytes: 400,
-    maxCostUsd: undefined,
-    pin: undefined,
-    headers: {},
-    ...overrides,
-  };
-}
 
 type Row = [clause: unknown, features: Partial<RequestFeatures>, expected: boolean];
 

@@ -14,6 +14,7 @@ import type {
 } from '../../../src/policy/types.js';
 import { decide } from '../../../src/routing/decide.js';
 import type { Decision, DecideResult, DecisionRefusal } from '../../../src/routing/types.js';
+import { features } from '../../support/features.js';
 
 /** mulberry32: tiny, fast, good enough for test distributions. */
 export function mulberry32(seed: number): () => number {
@@ -105,24 +106,7 @@ export function buildPolicy(spec: PolicySpec): CompiledPolicy {
   };
 }
 
-export function features(over: Partial<RequestFeatures> = {}): RequestFeatures {
-  return {
-    endpoint: 'chat.completions',
-    route: 'chat',
-    stream: false,
-    tenant: undefined,
-    user: undefined,
-    priority: undefined,
-    apiKeyId: undefined,
-    promptTokens: 100,
-    maxTokens: undefined,
-    payloadBytes: 400,
-    maxCostUsd: undefined,
-    pin: undefined,
-    headers: {},
-    ...over,
-  };
-}
+export { features };
 
 /** Health by backend name; unlisted backends are healthy with no samples. */
 export function healthTable(table: Record<string, Partial<BackendHealth>> = {}): HealthLookup {

@@ -1,0 +1,21 @@
+import type { RequestFeatures } from '../../src/ingress/features.js';
+
+/** A plain non-streamed chat request to route `chat`; tests override what they are about. */
+export function features(over: Partial<RequestFeatures> = {}): RequestFeatures {
+  return {
+    endpoint: 'chat.completions',
+    route: 'chat',
+    stream: false,
+    tenant: undefined,
+    user: undefined,
+    priority: undefined,
+    apiKeyId: undefined,
+    promptTokens: 100,
+    maxTokens: undefined,
+    payloadBytes: 400,
+    maxCostUsd: undefined,
+    pin: undefined,
+    headers: {},
+    ...over,
+  };
+}
