@@ -60,5 +60,5 @@ USER 10001:10001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "const p=(process.env.ROUTECAR_ADMIN_LISTEN||'').split(':').pop()||'4101';fetch('http://127.0.0.1:'+p+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/src/cli/main.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=8", "dist/src/cli/main.js"]
 CMD ["start"]

@@ -30,6 +30,16 @@ const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
 };
+/**
+ * The V8 flags the routecar bin runs with, from its shebang (`#!/usr/bin/env -S node FLAGS`):
+ * the image and `npm start` must run node with the same ones.
+ */
+const NODE_FLAGS = (() => {
+  const shebang = readFileSync(join(REPO_ROOT, 'src/cli/main.ts'), 'utf8').split('\n')[0]!;
+  const m = /^#!\/usr\/bin\/env -S node((?: --\S+)*)$/.exec(shebang);
+  if (!m) throw new Error(`unexpected shebang in src/cli/main.ts: ${shebang}`);
+  return m[1]!.trim().split(/\s+/).filter(Boolean);
+})();
 const proxyDefault = parseListen(DEFAULT_LISTEN, 'DEFAULT_LISTEN');
 const adminDefault = parseListen(DEFAULT_ADMIN_LISTEN, 'DEFAULT_ADMIN_LISTEN');
 const env = envOf(final);
@@ -100,7 +110,7 @@ describe('final stage', () => {
     expect(cmd, 'CMD in exec form').toBeDefined();
     const argv = [...entrypoint!, ...cmd!];
     expect(argv.slice(0, 2)).toEqual(['/usr/bin/tini', '--']);
-    expect(argv.slice(2)).toEqual(['node', pkg.bin.routecar!, 'start']);
+    expect(argv.slice(2)).toEqual(['node', ...NODE_FLAGS, pkg.bin.routecar!, 'start']);
     expect(all(final, 'RUN').some((r) => /apt-get install\b.*\btini\b/.test(r.args))).toBe(true);
     // The bin is what the final stage copies.
     const workdir = last(final, 'WORKDIR')!.args;
@@ -109,6 +119,14 @@ describe('final stage', () => {
       true,
     );
     expect(pkg.bin.routecar!.startsWith('dist/src/')).toBe(true);
+  });
+
+  it('`npm start` runs node with the same flags as the bin and the image (young generation capped for RSS)', () => {
+    const scripts = (
+      JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts;
+    expect(NODE_FLAGS).toContain('--max-semi-space-size=8');
+    expect(scripts.start!.startsWith(`node ${NODE_FLAGS.join(' ')} ${pkg.bin.routecar!} start`)).toBe(true);
   });
 
   it('ships the example policies next to dist (the bundled default is resolved relative to it)', () => {
