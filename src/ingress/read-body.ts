@@ -46,3 +46,28 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
 function tooLarge(maxBytes: number): RoutecarError {
   return new RoutecarError(413, 'request_too_large', `request body exceeds the limit of ${maxBytes} bytes`);
 }
+
+/** Most of an oversized body routecar reads and drops before it gives up on the connection. */
+export const DISCARD_CAP_BYTES = 64 * 1024 * 1024;
+
+/**
+ * After a 413: reads and drops the rest of the body, so a client still sending sees the answer
+ * instead of a connection reset (EPIPE) halfway through its upload. A body declared or found to
+ * be larger than the cap is not worth reading: the connection is closed instead.
+ */
+export function discardBody(
+  req: IncomingMessage,
+  res: { setHeader(name: string, value: string): unknown },
+): void {
+  const declared = Number(req.headers['content-length']);
+  if (declared > DISCARD_CAP_BYTES) {
+    res.setHeader('connection', 'close');
+    return;
+  }
+  let seen = 0;
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > DISCARD_CAP_BYTES) req.socket.destroy();
+  });
+  req.resume();
+}

@@ -3,19 +3,19 @@
  * ingress -> policy snapshot -> decide -> forward, in that order and only that order.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import express, { type Express } from 'express';
 import type { Endpoint, RequestFeatures } from '../ingress/features.js';
 import { ENDPOINT_PATHS, extractRequest } from '../ingress/extract.js';
-import { readBody } from '../ingress/read-body.js';
+import { discardBody, readBody } from '../ingress/read-body.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import type { RequestObserver } from '../proxy/events.js';
 import { forward, type ForwardDeps } from '../proxy/forward.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
 import type { HealthLookup } from '../health/types.js';
 import { decide } from '../routing/decide.js';
-import { requestGuard, type HostPolicyOptions } from './hardening.js';
+import { checkRequest, createHostCheck, requestGuard, type HostPolicyOptions } from './hardening.js';
 import { refusalError } from './refusal.js';
 import { RoutecarError, sendError } from './errors.js';
 
@@ -30,6 +30,38 @@ export interface ProxyAppDeps extends ForwardDeps {
   readonly hosts: HostPolicyOptions;
 }
 
+const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map(Object.entries(ENDPOINT_PATHS));
+
+/**
+ * The app-facing request listener. The four OpenAI POST endpoints are dispatched here, directly:
+ * express swaps the prototype of every request and response it sees, which costs about as much
+ * CPU as routecar's whole routing decision (docs/benchmarks.md). Everything else (GET /v1/models,
+ * the 404s) goes through the express app. Both paths run the same request guard first.
+ */
+export function createProxyListener(deps: ProxyAppDeps): RequestListener {
+  const app = createProxyApp(deps);
+  const allowed = createHostCheck(deps.hosts);
+  return (req, res) => {
+    if (req.method === 'POST') {
+      const url = req.url ?? '';
+      const query = url.indexOf('?');
+      const path = query < 0 ? url : url.slice(0, query);
+      const endpoint = ENDPOINTS.get(path);
+      if (endpoint !== undefined) {
+        const refusal = checkRequest(req, allowed);
+        if (refusal !== undefined) {
+          sendError(res, refusal, { connection: 'close' });
+          return;
+        }
+        void handle(req, res, endpoint, path, deps);
+        return;
+      }
+    }
+    app(req, res);
+  };
+}
+
+/** The express app behind the listener: the same endpoints (for any caller that mounts it), /v1/models, 404s. */
 export function createProxyApp(deps: ProxyAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -136,8 +168,7 @@ async function handle(
     // Only a route the policy knows may become a label value: the body is the app's to fill.
     const route = features !== undefined && policy?.routes.has(features.route) ? features.route : 'unknown';
     if (err instanceof RoutecarError) {
-      // The rest of an oversized or unreadable body is not worth reading: close after answering.
-      if (err.status === 413) res.setHeader('connection', 'close');
+      if (err.status === 413) discardBody(req, res);
       refused(err, route, undefined);
       return;
     }

@@ -20,7 +20,7 @@ import { createAdminApp } from './admin-app.js';
 import { HttpDrainer } from './drain.js';
 import { refuseMalformedRequests } from './hardening.js';
 import { explainRequest } from './explain.js';
-import { createProxyApp } from './proxy-app.js';
+import { createProxyListener } from './proxy-app.js';
 
 export interface Runtime {
   readonly store: PolicyStore;
@@ -83,7 +83,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     requestLog(logger),
   ]);
 
-  const proxyApp = createProxyApp({
+  const proxyApp = createProxyListener({
     policy: () => store.current(),
     health: health.lookup,
     observer,

@@ -5,7 +5,7 @@ import { UNKNOWN_HEALTH } from '../../../src/health/types.js';
 import { parsePolicy } from '../../../src/policy/parse.js';
 import type { RequestReport } from '../../../src/proxy/events.js';
 import { ProxyPool } from '../../../src/proxy/pool.js';
-import { createProxyApp } from '../../../src/server/proxy-app.js';
+import { createProxyListener } from '../../../src/server/proxy-app.js';
 
 const POLICY = `version: 1
 backends:
@@ -22,7 +22,7 @@ describe('proxy app: answers routecar gives itself are reported like forwarded o
   beforeAll(async () => {
     const parsed = parsePolicy(POLICY);
     if (!parsed.ok) throw new Error('test policy invalid');
-    const app = createProxyApp({
+    const app = createProxyListener({
       policy: () => parsed.policy,
       health: () => UNKNOWN_HEALTH,
       observer: { requestFinished: (r) => reports.push(r) },
