@@ -10,7 +10,6 @@ import { formatPolicyError } from '../policy/errors.js';
 import { parsePolicy } from '../policy/parse.js';
 import { explainRequest } from '../server/explain.js';
 import { RoutecarError } from '../server/errors.js';
-import { pushPolicy } from '../policy/consul-push.js';
 import { consulBaseUrl, DEFAULT_CONSUL_PREFIX } from './config.js';
 
 /** The example policy shipped with routecar, used when no source is configured. */
@@ -107,6 +106,7 @@ async function policyCommand(argv: string[]): Promise<number> {
     return 1;
   }
   try {
+    const { pushPolicy } = await import('../policy/consul-push.js');
     const result = await pushPolicy({
       addr: consulBaseUrl(addr),
       token: process.env.CONSUL_HTTP_TOKEN || undefined,
