@@ -16,23 +16,27 @@ const INPUT = /"(?:prompt_tokens|input_tokens)"\s*:\s*(\d+)/;
 const OUTPUT = /"(?:completion_tokens|output_tokens)"\s*:\s*(\d+)/;
 
 export class UsageTap {
-  private tail: Buffer = Buffer.alloc(0);
+  /** The last chunks seen, newest last, holding at least TAIL_BYTES when that much has passed. */
+  private readonly chunks: Buffer[] = [];
+  private held = 0;
 
-  /** Called with every body chunk on its way to the app. */
+  /**
+   * Called with every body chunk on its way to the app. Keeps references only (no copy per
+   * chunk: a stream is many small chunks, and copying each would churn the allocator).
+   */
   push(chunk: Buffer): void {
-    if (chunk.length >= TAIL_BYTES) {
-      this.tail = chunk.subarray(chunk.length - TAIL_BYTES);
-    } else if (this.tail.length + chunk.length <= TAIL_BYTES) {
-      this.tail = this.tail.length === 0 ? chunk : Buffer.concat([this.tail, chunk]);
-    } else {
-      const joined = Buffer.concat([this.tail, chunk]);
-      this.tail = joined.subarray(joined.length - TAIL_BYTES);
+    this.chunks.push(chunk);
+    this.held += chunk.length;
+    while (this.chunks.length > 1 && this.held - this.chunks[0]!.length >= TAIL_BYTES) {
+      this.held -= this.chunks.shift()!.length;
     }
   }
 
   /** The usage found after the last `"usage"` key, if any. */
   result(): TokenUsage | undefined {
-    const text = this.tail.toString('utf8');
+    if (this.held === 0) return undefined;
+    const joined = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.held);
+    const text = joined.subarray(Math.max(0, joined.length - TAIL_BYTES)).toString('utf8');
     const at = text.lastIndexOf('"usage"');
     if (at < 0) return undefined;
     const rest = text.slice(at);

@@ -1,0 +1,119 @@
+/**
+ * Child processes of the benchmark: start, wait until ready, sample memory, and make sure every
+ * one of them is gone when the benchmark ends — normally, on an error, or on Ctrl-C.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Every child still running; killed (by pid) on the way out. */
+const children = new Set();
+
+/**
+ * Starts `node ...args` and resolves once `ready(outputSoFar)` returns a truthy value (checked on
+ * every stdout line) or, when `probe` is given, once `probe()` resolves truthy. Rejects if the
+ * child exits first or after `timeoutMs`.
+ */
+export async function startNode(name, args, { env, ready, probe, timeoutMs = 15_000 } = {}) {
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = { name, child, pid: child.pid, output: '', exited: false, readyValue: undefined };
+  children.add(proc);
+  const keep = (chunk) => {
+    // Keep the tail only: enough to explain a failure, bounded whatever the child writes.
+    proc.output = (proc.output + chunk.toString()).slice(-8192);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      proc.exited = true;
+      children.delete(proc);
+      resolve({ code, signal });
+    }),
+  );
+  proc.exitedPromise = exited;
+
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.exited) throw new Error(`${name} exited during start-up:\n${proc.output}`);
+    if (Date.now() > deadline) throw new Error(`${name} not ready after ${timeoutMs} ms:\n${proc.output}`);
+    const value = ready ? ready(proc.output) : probe ? await probe().catch(() => undefined) : true;
+    if (value) {
+      proc.readyValue = value;
+      return proc;
+    }
+    await sleep(50);
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the child is gone. */
+export async function stop(proc, graceMs = 5_000) {
+  if (proc.exited) return;
+  proc.child.kill('SIGTERM');
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), graceMs);
+  await proc.exitedPromise;
+  clearTimeout(timer);
+}
+
+/** Stops every child still running, in parallel. */
+export async function stopAll(graceMs) {
+  await Promise.all([...children].map((p) => stop(p, graceMs)));
+}
+
+// Last resort: whatever is still running when this process exits is killed, by pid.
+process.on('exit', () => {
+  for (const p of children) p.child.kill('SIGKILL');
+});
+
+/** A free TCP port on 127.0.0.1 (released before returning; fine on a quiet machine). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resident set size of a process in MB (VmRSS of /proc/PID/status); undefined once it is gone. */
+export function rssMb(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time (user + system) a process has used so far, in ms (from /proc/PID/stat, 10 ms ticks). */
+export function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_S;
+  } catch {
+    return undefined;
+  }
+}
+const TICKS_PER_S = 100; // USER_HZ: 100 on every Linux build that matters
+
+/** Samples the RSS of `pid` every `everyMs` until `stop()` is called; `stop()` returns the max in MB. */
+export function sampleRss(pid, everyMs = 200) {
+  let max = rssMb(pid) ?? 0;
+  const timer = setInterval(() => {
+    max = Math.max(max, rssMb(pid) ?? 0);
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(max, rssMb(pid) ?? 0);
+    },
+  };
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { UsageTap } from '../../../src/proxy/usage.js';
+
+const sse = (data: unknown): Buffer => Buffer.from(`data: ${JSON.stringify(data)}\n\n`);
+
+describe('UsageTap', () => {
+  it('reads usage from the tail of a JSON body split across chunks', () => {
+    const body = JSON.stringify({
+      choices: [{ message: { content: 'x'.repeat(10_000) } }],
+      usage: { prompt_tokens: 12, completion_tokens: 34, total_tokens: 46 },
+    });
+    const tap = new UsageTap();
+    for (let i = 0; i < body.length; i += 700) tap.push(Buffer.from(body.slice(i, i + 700)));
+    expect(tap.result()).toEqual({ inputTokens: 12, outputTokens: 34 });
+  });
+
+  it('reads the final usage chunk of a stream after many small chunks', () => {
+    const tap = new UsageTap();
+    for (let i = 0; i < 500; i++) tap.push(sse({ choices: [{ delta: { content: 'tok ' } }] }));
+    tap.push(sse({ choices: [], usage: { prompt_tokens: 7, completion_tokens: 500, total_tokens: 507 } }));
+    tap.push(Buffer.from('data: [DONE]\n\n'));
+    expect(tap.result()).toEqual({ inputTokens: 7, outputTokens: 500 });
+  });
+
+  it('reads Responses API names (input_tokens / output_tokens)', () => {
+    const tap = new UsageTap();
+    tap.push(Buffer.from('{"output":[],"usage":{"input_tokens":3,'));
+    tap.push(Buffer.from('"output_tokens":9}}'));
+    expect(tap.result()).toEqual({ inputTokens: 3, outputTokens: 9 });
+  });
+
+  it('finds nothing in a stream without usage (the app did not ask for it)', () => {
+    const tap = new UsageTap();
+    for (let i = 0; i < 50; i++) tap.push(sse({ choices: [{ delta: { content: 'tok ' } }] }));
+    expect(tap.result()).toBeUndefined();
+    expect(new UsageTap().result()).toBeUndefined();
+  });
+
+  it('holds only about the tail, however long the stream', () => {
+    const tap = new UsageTap();
+    for (let i = 0; i < 10_000; i++) tap.push(Buffer.alloc(100, 0x20));
+    const held = (tap as unknown as { held: number }).held;
+    expect(held).toBeLessThan(4096 + 100);
+    expect(held).toBeGreaterThanOrEqual(4096);
+  });
+});
