@@ -23,14 +23,15 @@
  * docs/benchmarks.md, and --json FILE when given (only --json with --no-save; none of them with
  * --profile, whose figures the profiler distorts). Every child is killed on the way out, error or not.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { makeTarget, sequential, summarize, throughput } from './lib/measure.js';
-import { freePort, rssMb, sampleRss, startNode, stop, stopAll } from './lib/procs.js';
+import { freePort, rssMb, sampleRss, shippedNodeFlags, startNode, stop, stopAll } from './lib/procs.js';
 import { summarizeProfile } from './lib/profile.js';
 import { benchPolicy, chatBody } from './lib/workload.js';
 import { checkTargets, markdown, writeIntoDoc, writeJson } from './lib/report.js';
@@ -62,16 +63,8 @@ const SETTINGS = opts.quick
 
 let tmpDir; // the policy file and routecar's state directory; removed on the way out
 
-/**
- * The V8 flags routecar ships with (its bin's shebang, `npm start`, the image's entrypoint), read
- * from the built bin so the bench runs routecar as deployed. The baseline gets the same flags, so
- * the comparison stays like for like.
- */
-const SHIPPED_NODE_FLAGS = (() => {
-  const shebang = readFileSync(path.resolve(ROOT, opts['routecar-main']), 'utf8').split('\n')[0];
-  const m = /^#!\/usr\/bin\/env -S node((?: --\S+)*)$/.exec(shebang);
-  return m ? m[1].trim().split(/\s+/).filter(Boolean) : [];
-})();
+/** routecar runs with the flags it ships with; the baseline gets the same, like for like. */
+const SHIPPED_NODE_FLAGS = shippedNodeFlags(path.resolve(ROOT, opts['routecar-main']));
 
 async function main() {
   await waitQuiet(Number(opts['wait-quiet']));
@@ -93,6 +86,19 @@ async function main() {
     await stopAll();
     rmSync(tmp, { recursive: true, force: true });
   }
+  if (!opts.profile && !opts['no-save']) await runTelemetryBench();
+}
+
+/** The telemetry on/off comparison (bench/telemetry.js) is part of every saved run. */
+function runTelemetryBench() {
+  const args = [path.join(ROOT, 'bench', 'telemetry.js'), '--write-doc', ...(opts.quick ? ['--quick'] : [])];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: 'inherit' });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`bench/telemetry.js exited with ${code}`)),
+    );
+  });
 }
 
 /** Upstream, baseline and routecar, each in its own process; resolves once all three answer. */

@@ -28,7 +28,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { makeTarget, throughput } from './lib/measure.js';
-import { freePort, rssMb, startNode, stop, stopAll } from './lib/procs.js';
+import { freePort, rssMb, shippedNodeFlags, startNode, stop, stopAll } from './lib/procs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opts } = parseArgs({
@@ -126,7 +126,8 @@ async function main() {
       ].join('\n'),
     );
 
-    const startRoutecar = async (v, nodeFlags = []) => {
+    const startRoutecar = async (v, extraFlags = []) => {
+      const nodeFlags = [...shippedNodeFlags(path.join(ROOT, 'dist/src/cli/main.js')), ...extraFlags];
       const [port, adminPort] = [await freePort(), await freePort()];
       const env = {
         ROUTECAR_STATE_DIR: path.join(tmp, `state-${v.name}`),

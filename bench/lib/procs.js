@@ -117,3 +117,13 @@ export function sampleRss(pid, everyMs = 200) {
     },
   };
 }
+
+/**
+ * The V8 flags routecar ships with (its bin's shebang `#!/usr/bin/env -S node FLAGS`, which
+ * `npm start` and the image repeat), read from the built bin so the bench runs it as deployed.
+ */
+export function shippedNodeFlags(mainJs) {
+  const shebang = readFileSync(mainJs, 'utf8').split('\n')[0];
+  const m = /^#!\/usr\/bin\/env -S node((?: --\S+)*)$/.exec(shebang);
+  return m ? m[1].trim().split(/\s+/).filter(Boolean) : [];
+}
