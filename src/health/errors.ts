@@ -10,7 +10,7 @@ export type FailureOutcome = Extract<Outcome, { kind: 'failure' }>;
 
 /**
  * What an attempt rejects with when classify called it a failure. Only this error counts
- * against the backend's breaker: any other rejection is routecar's own bug and passes through
+ * against the backend's breaker; every other rejection is routecar's own bug and passes through
  * without opening anything.
  */
 export class AttemptFailedError extends Error {

@@ -1,20 +1,7 @@
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  seededRandom,
-  useFakeUpstreams,
-  type FakeUpstream,
-  type FakeUpstreamOptions,
-} from '../../support/fake-upstream.js';
-
-const startUpstream = useFakeUpstreams(afterEach);
-
-async function fake(
-  options: Partial<FakeUpstreamOptions> = {},
-): Promise<{ upstream: FakeUpstream; client: OpenAI }> {
-  const upstream = await startUpstream({ name: 'alpha', ...options });
-  return { upstream, client: new OpenAI({ baseURL: upstream.baseURL, apiKey: 'test-key', maxRetries: 0 }) };
-}
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../support/fake-upstream.js';
+import { fake, hello, post } from './helpers.js';
 
 /** Error codes along an error's `cause` chain (fetch wraps the socket error). */
 function causeCodes(err: unknown): string[] {
@@ -24,23 +11,6 @@ function causeCodes(err: unknown): string[] {
     if (typeof code === 'string') codes.push(code);
   }
   return codes;
-}
-
-const hello = [
-  { role: 'user' as const, content: 'Say hello to the routing sidecar, politely and briefly please' },
-];
-
-function post(
-  upstream: FakeUpstream,
-  path: string,
-  body: unknown,
-  headers: Record<string, string> = {},
-): Promise<Response> {
-  return fetch(`${upstream.baseURL}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
 }
 
 describe('fake upstream, failure modes', () => {

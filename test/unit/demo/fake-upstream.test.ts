@@ -1,37 +1,6 @@
-import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  useFakeUpstreams,
-  type FakeUpstream,
-  type FakeUpstreamOptions,
-} from '../../support/fake-upstream.js';
+import { describe, expect, it } from 'vitest';
 import { readSse, sseJson } from '../../support/sse.js';
-
-const startUpstream = useFakeUpstreams(afterEach);
-
-async function fake(
-  options: Partial<FakeUpstreamOptions> = {},
-): Promise<{ upstream: FakeUpstream; client: OpenAI }> {
-  const upstream = await startUpstream({ name: 'alpha', ...options });
-  return { upstream, client: new OpenAI({ baseURL: upstream.baseURL, apiKey: 'test-key', maxRetries: 0 }) };
-}
-
-const hello = [
-  { role: 'user' as const, content: 'Say hello to the routing sidecar, politely and briefly please' },
-];
-
-function post(
-  upstream: FakeUpstream,
-  path: string,
-  body: unknown,
-  headers: Record<string, string> = {},
-): Promise<Response> {
-  return fetch(`${upstream.baseURL}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-}
+import { fake, hello, post } from './helpers.js';
 
 describe('fake upstream, mode ok', () => {
   it('answers a chat completion that names the server, echoes model and prompt, and counts usage', async () => {
