@@ -31,7 +31,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { makeTarget, sequential, summarize, throughput } from './lib/measure.js';
-import { freePort, rssMb, sampleRss, shippedNodeFlags, startNode, stop, stopAll } from './lib/procs.js';
+import { rssMb, sampleRss, shippedNodeFlags, startNode, startRoutecar, stop, stopAll } from './lib/procs.js';
 import { summarizeProfile } from './lib/profile.js';
 import { benchPolicy, chatBody } from './lib/workload.js';
 import { checkTargets, markdown, writeIntoDoc, writeJson } from './lib/report.js';
@@ -125,34 +125,20 @@ async function startProcesses(tmp) {
   const policyFile = path.join(tmp, 'bench-policy.yaml');
   writeFileSync(policyFile, benchPolicy(upstreamUrl));
   if (opts.profile) rmSync(PROFILE_DIR, { recursive: true, force: true });
-  const [port, adminPort] = [await freePort(), await freePort()];
-  const routecar = await startNode(
-    'routecar',
-    [
-      ...SHIPPED_NODE_FLAGS,
-      ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
-      path.resolve(ROOT, opts['routecar-main']),
-      'start',
-      '--policy',
-      policyFile,
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--admin-listen',
-      `127.0.0.1:${adminPort}`,
-    ],
-    {
-      env: {
-        ROUTECAR_STATE_DIR: path.join(tmp, 'state'),
-        ROUTECAR_LOG_LEVEL: 'warn',
-        ROUTECAR_DRAIN_TIMEOUT_MS: '3000',
-      },
-      probe: async () => (await globalThis.fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok,
+  const { proc: routecar, url: routecarUrl } = await startRoutecar('routecar', {
+    main: path.resolve(ROOT, opts['routecar-main']),
+    policyFile,
+    extraFlags: opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+    env: {
+      ROUTECAR_STATE_DIR: path.join(tmp, 'state'),
+      ROUTECAR_LOG_LEVEL: 'warn',
+      ROUTECAR_DRAIN_TIMEOUT_MS: '3000',
     },
-  );
+  });
   const targets = [
     makeTarget('direct', upstreamUrl),
     makeTarget('baseline', baseline.readyValue),
-    makeTarget('routecar', `http://127.0.0.1:${port}`),
+    makeTarget('routecar', routecarUrl),
   ];
   return {
     upstream,

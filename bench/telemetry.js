@@ -28,7 +28,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { makeTarget, throughput } from './lib/measure.js';
-import { freePort, rssMb, shippedNodeFlags, startNode, stop, stopAll } from './lib/procs.js';
+import { rssMb, startNode, startRoutecar, stop, stopAll } from './lib/procs.js';
+import { benchPolicy, chatBody } from './lib/workload.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opts } = parseArgs({
@@ -55,25 +56,6 @@ const VARIANTS = [
     otlp: true,
   },
 ];
-
-function chatBody() {
-  const content =
-    'I ordered three books last Tuesday (order 4471-2209) and the tracking page has not changed since Thursday. ' +
-    'The shop page said delivery within five working days. Could you check where the parcel is and whether ' +
-    'one of the books, the second volume of the series, was actually in stock when I ordered it? ' +
-    'Thanks. Also, can I change the delivery address to my office instead? ';
-  return Buffer.from(
-    JSON.stringify({
-      model: 'bench',
-      messages: [
-        { role: 'system', content: 'You are a helpful assistant for an online bookshop. Answer briefly.' },
-        { role: 'user', content: content.repeat(2) },
-      ],
-      max_tokens: 256,
-      user: 'bench-user-0001',
-    }),
-  );
-}
 
 /** Accepts OTLP/HTTP posts and throws them away, counting spans roughly by bytes received. */
 function startSink() {
@@ -110,25 +92,9 @@ async function main() {
       { ready: (out) => /listening on (http:\/\/[\d.]+:\d+)/.exec(out)?.[1] },
     );
     const policyFile = path.join(tmp, 'policy.yaml');
-    writeFileSync(
-      policyFile,
-      [
-        'version: 1',
-        'backends:',
-        '  bench-upstream:',
-        `    url: ${upstream.readyValue}/v1`,
-        '    model: bench-model',
-        '    price: { input: 0.60, output: 0.80 }',
-        'routes:',
-        '  bench:',
-        '    backends: [bench-upstream]',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(policyFile, benchPolicy(upstream.readyValue));
 
-    const startRoutecar = async (v, extraFlags = []) => {
-      const nodeFlags = [...shippedNodeFlags(path.join(ROOT, 'dist/src/cli/main.js')), ...extraFlags];
-      const [port, adminPort] = [await freePort(), await freePort()];
+    const startVariant = async (v, extraFlags = []) => {
       const env = {
         ROUTECAR_STATE_DIR: path.join(tmp, `state-${v.name}`),
         ROUTECAR_LOG_LEVEL: 'warn',
@@ -144,30 +110,21 @@ async function main() {
         ...(v.otlp ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_METRICS_EXPORTER: 'prometheus' } : {}),
         ...v.env,
       };
-      const proc = await startNode(
-        `routecar-${v.name}`,
-        [
-          ...nodeFlags,
-          path.join(ROOT, 'dist/src/cli/main.js'),
-          'start',
-          '--policy',
-          policyFile,
-          '--listen',
-          `127.0.0.1:${port}`,
-          '--admin-listen',
-          `127.0.0.1:${adminPort}`,
-        ],
-        { env, probe: async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok },
-      );
+      const { proc, url, adminUrl } = await startRoutecar(`routecar-${v.name}`, {
+        main: path.join(ROOT, 'dist/src/cli/main.js'),
+        policyFile,
+        env,
+        extraFlags,
+      });
       return {
         ...v,
         proc,
-        target: makeTarget(v.name, `http://127.0.0.1:${port}`),
-        metricsUrl: `http://127.0.0.1:${adminPort}/metrics`,
+        target: makeTarget(v.name, url),
+        metricsUrl: `${adminUrl}/metrics`,
       };
     };
     const running = [];
-    for (const v of VARIANTS) running.push(await startRoutecar(v));
+    for (const v of VARIANTS) running.push(await startVariant(v));
 
     const body = chatBody();
     const results = Object.fromEntries(VARIANTS.map((v) => [v.name, []]));
@@ -197,7 +154,7 @@ async function main() {
     // Where the CPU goes with metrics on: the profile attributes it to code, whatever else runs on the machine.
     log(`metrics, under a CPU profile: ${SETTINGS.durationS * 2} s...`);
     const profileDir = path.join(tmp, 'profile');
-    const profiled = await startRoutecar(VARIANTS[1], ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+    const profiled = await startVariant(VARIANTS[1], ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
     await throughput(profiled.target, {
       body,
       durationS: SETTINGS.warmupS,

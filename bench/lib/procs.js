@@ -127,3 +127,28 @@ export function shippedNodeFlags(mainJs) {
   const m = /^#!\/usr\/bin\/env -S node((?: --\S+)*)$/.exec(shebang);
   return m ? m[1].trim().split(/\s+/).filter(Boolean) : [];
 }
+
+/**
+ * Starts `routecar start` on free ports with the flags it ships with (plus `extraFlags`) and
+ * waits until /readyz answers. Resolves with the process and its two base URLs.
+ */
+export async function startRoutecar(name, { main, policyFile, env, extraFlags = [] }) {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const proc = await startNode(
+    name,
+    [
+      ...shippedNodeFlags(main),
+      ...extraFlags,
+      main,
+      'start',
+      '--policy',
+      policyFile,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--admin-listen',
+      `127.0.0.1:${adminPort}`,
+    ],
+    { env, probe: async () => (await globalThis.fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok },
+  );
+  return { proc, url: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}` };
+}
