@@ -160,7 +160,7 @@ export class Exchange implements ProxyEventSink {
 
   private commit(proxyRes: IncomingMessage, status: number, keep: Set<unknown>): void {
     const res = this.res;
-    res.writeHead(status, { ...responseHeaders(proxyRes.headers), ...this.options.responseHeaders });
+    res.writeHead(status, responseHeaders(proxyRes.headers, this.options.responseHeaders));
     const sse = String(proxyRes.headers['content-type'] ?? '').startsWith('text/event-stream');
     // A stream's head goes out at once (clients wait for it before the first token); any other
     // head leaves with the first body bytes, in one write instead of two.

@@ -38,8 +38,11 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, requestId: 
   return out;
 }
 
-/** The backend's response headers as the app should see them. */
-export function responseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
+/** The backend's response headers as the app should see them, with routecar's own (`own`) on top. */
+export function responseHeaders(
+  upstream: IncomingHttpHeaders,
+  own: OutgoingHttpHeaders,
+): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   const connection = upstream.connection;
   const named =
@@ -48,5 +51,6 @@ export function responseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHead
     if (HOP_BY_HOP.has(name) || named.includes(name)) continue;
     out[name] = upstream[name];
   }
+  for (const name in own) out[name] = own[name];
   return out;
 }

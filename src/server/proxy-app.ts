@@ -61,8 +61,11 @@ export function createProxyListener(deps: ProxyAppDeps): RequestListener {
   };
 }
 
-/** The express app behind the listener: the same endpoints (for any caller that mounts it), /v1/models, 404s. */
-export function createProxyApp(deps: ProxyAppDeps): Express {
+/**
+ * The express app behind the listener: /v1/models, the 404s, and the spellings of the endpoints
+ * the exact-match fast path leaves to express's routing (a trailing slash, other letter case).
+ */
+function createProxyApp(deps: ProxyAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
