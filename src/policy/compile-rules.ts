@@ -129,9 +129,9 @@ function actionsOf(rule: RuleDocument): RuleActions {
   }
   if (rule.maxCostUsd !== undefined) actions.maxCostUsd = rule.maxCostUsd;
   if (rule.overBudget !== undefined) actions.overBudget = rule.overBudget;
-  if (rule.split !== undefined) {
-    actions.split = new Map(Object.entries(rule.split).filter(([, weight]) => weight > 0));
-  }
+  // Zero arms are kept, as in a route split: routing needs them to keep that arm out entirely
+  // (fallback included); dropping them here would turn an arm that is off into a fallback.
+  if (rule.split !== undefined) actions.split = new Map(Object.entries(rule.split));
   if (rule.allowPin !== undefined) actions.allowPin = rule.allowPin;
   if (rule.deny !== undefined)
     actions.deny = Object.freeze({ message: rule.deny.message, status: rule.deny.status });

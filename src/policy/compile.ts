@@ -1,7 +1,8 @@
 /**
  * Validated document (+ split overrides from Consul) -> CompiledPolicy, the immutable snapshot the
  * router reads. Cross-references are checked here, and everything is normalised once: base URLs
- * lose their trailing slash, zero-weight split arms are dropped, unset limits become Infinity.
+ * lose their trailing slash, unset limits become Infinity. Zero-weight split arms are kept: they
+ * mean "this arm is off", fallback traffic included (see `checkSplit`).
  */
 import { policyError, suggestion, type PolicyError } from './errors.js';
 import { compileRules } from './compile-rules.js';

@@ -44,5 +44,5 @@ export const headerName = z.string().regex(HEADER_NAME_PATTERN, 'not a valid HTT
 export const splitWeights = z
   .record(backendName, z.number({ error: 'weight must be a number' }))
   .describe(
-    'Relative weights by backend name (any scale: 90/10 and 0.9/0.1 are the same). 0 disables an arm.',
+    'Relative weights by backend name (any scale: 90/10 and 0.9/0.1 are the same), each at most 1000000. 0 turns an arm off, fallback traffic included.',
   );

@@ -7,6 +7,13 @@ import { closest, type PolicyError } from './errors.js';
 import type { PolicyDocument } from './schema.js';
 import type { SplitWeights } from './types.js';
 
+/**
+ * Largest weight one arm may have. Weights are relative, so this limits nothing a split can
+ * express (1,000,000 to 1 is a 0.0001% canary); it keeps every sum finite; two arms at 1.7e308
+ * would add up to Infinity and the draw would then give the first arm everything.
+ */
+export const MAX_SPLIT_WEIGHT = 1_000_000;
+
 /** One problem with a set of weights; `backend` is set when it concerns a single entry. */
 export interface SplitProblem {
   readonly backend?: string;
@@ -37,6 +44,11 @@ export function checkSplit(
       });
     } else if (!Number.isFinite(weight) || weight < 0) {
       problems.push({ backend, message: `weight of "${backend}" must be a number >= 0, got ${weight}` });
+    } else if (weight > MAX_SPLIT_WEIGHT) {
+      problems.push({
+        backend,
+        message: `weight of "${backend}" must be at most ${MAX_SPLIT_WEIGHT}, got ${weight}`,
+      });
     } else {
       kept.set(backend, weight);
     }

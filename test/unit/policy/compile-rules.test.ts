@@ -31,7 +31,16 @@ describe('compileRules: actions', () => {
     ['objective (only the weights given)', { objective: { cost: 3 } }, { objective: { cost: 3 } }],
     ['maxCostUsd', { maxCostUsd: 0.01 }, { maxCostUsd: 0.01 }],
     ['overBudget', { overBudget: 'cheapest' }, { overBudget: 'cheapest' }],
-    ['split (zero arms dropped)', { split: { big: 1, next: 0 } }, { split: new Map([['big', 1]]) }],
+    [
+      'split (zero arms kept: they switch the arm off)',
+      { split: { big: 1, next: 0 } },
+      {
+        split: new Map([
+          ['big', 1],
+          ['next', 0],
+        ]),
+      },
+    ],
     ['allowPin', { allowPin: true }, { allowPin: true }],
     ['deny with default status 403', { deny: { message: 'no' } }, { deny: { message: 'no', status: 403 } }],
     [

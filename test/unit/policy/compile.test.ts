@@ -172,6 +172,19 @@ describe('compilePolicy: cross-references', () => {
       ['routes.chat.split: split names no backend'],
     ],
     [
+      'split weights too large to add up (1.7e308 twice would sum to Infinity)',
+      (d) => (d.routes.chat = { backends: ['big', 'small'], split: { big: 1.7e308, small: 1.7e308 } }),
+      [
+        'routes.chat.split.big: weight of "big" must be at most 1000000, got 1.7e+308',
+        'routes.chat.split.small: weight of "small" must be at most 1000000, got 1.7e+308',
+      ],
+    ],
+    [
+      'rule split weight above the maximum',
+      (d) => (d.rules = [{ name: 'r', match: { route: 'chat' }, split: { big: 1e6 + 1, small: 1 } }]),
+      ['rules.0.split.big: weight of "big" must be at most 1000000, got 1000001'],
+    ],
+    [
       'rule routing to an unknown route',
       (d) => (d.rules = [{ name: 'r', match: {}, route: 'nope' }]),
       ['rules.0.route: unknown route "nope"'],

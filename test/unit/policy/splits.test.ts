@@ -26,6 +26,11 @@ describe('parseSplitOverride', () => {
     ]);
   });
 
+  it('accepts weights up to 1000000 each', () => {
+    const result = parseSplitOverride(document, 'canary', '{"big": 1000000, "next": 1000000}');
+    expect(result.ok && Object.fromEntries(result.weights)).toEqual({ big: 1e6, next: 1e6 });
+  });
+
   it('may name route backends the policy split leaves out, and routes with no policy split', () => {
     expect(parseSplitOverride(document, 'canary', '{"small": 1}').ok).toBe(true);
     expect(parseSplitOverride(document, 'chat', '{"big": 1, "small": 3}').ok).toBe(true);
@@ -59,6 +64,15 @@ describe('parseSplitOverride', () => {
       ['splits/canary: weight of "next" must be a number >= 0, got -1'],
     ],
     ['all zero', 'canary', '{"big": 0, "next": 0}', ['splits/canary: weights sum to 0']],
+    [
+      'weights too large to add up',
+      'canary',
+      '{"big": 1.7e308, "next": 1.7e308}',
+      [
+        'splits/canary: weight of "big" must be at most 1000000, got 1.7e+308',
+        'splits/canary: weight of "next" must be at most 1000000, got 1.7e+308',
+      ],
+    ],
     ['empty', 'canary', '{}', ['splits/canary: split names no backend']],
   ])('refuses %s with the splits/<route> path', (_name, route, text, expected) => {
     expect(refused(route, text)).toEqual(expected);
