@@ -67,7 +67,7 @@ export type SplitOverrideResult =
 /**
  * Validates the raw value of `routecar/splits/<route>` (JSON such as `{"llama-70b": 95, "llama-70b-next": 5}`)
  * against the route in `document`. Errors have the path `splits/<route>`. An invalid override is
- * refused on its own: the route keeps the split its policy gives it.
+ * refused on its own; what serves its route instead is the store's business (`SplitOverrideState`).
  */
 export function parseSplitOverride(
   document: PolicyDocument,

@@ -4,6 +4,7 @@
  */
 import type { PolicyError } from './errors.js';
 import type { PolicyOrigin } from './sources/source.js';
+import type { SplitRefusal } from './split-overrides.js';
 import type { CompiledPolicy } from './types.js';
 
 /** Outcome of one SourceUpdate. */
@@ -32,7 +33,8 @@ export interface PolicyChange {
 export interface PolicyRefusal {
   /**
    * invalid-document: refused, the last good policy keeps serving.
-   * invalid-split: one or more overrides refused; those routes keep their policy split.
+   * invalid-split: one or more overrides refused; each of those routes keeps its last good
+   *   override, or the policy's split when it has none that fits (see `PolicyStatus.splitErrors`).
    * unavailable / document-missing: the source failed or the key is gone; nothing changed.
    * persist-failed: serving fine, but the last good policy could not be written to the state dir.
    */
@@ -46,6 +48,12 @@ export interface PolicyRefusal {
   /** When it happened (ISO 8601). */
   readonly at: string;
 }
+
+/** A problem that is over: the refusal as it was, and when it stopped holding. */
+export type ResolvedRefusal = PolicyRefusal & {
+  /** When it was resolved (ISO 8601). */
+  readonly resolvedAt: string;
+};
 
 /** Everything `/admin/policy` shows about the policy besides the document itself. */
 export interface PolicyStatus {
@@ -61,13 +69,23 @@ export interface PolicyStatus {
   readonly splitOverrides: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** Where the last set of split overrides came from. */
   readonly splitsOrigin: PolicyOrigin | undefined;
-  /** Overrides currently refused (their routes use the policy split). */
+  /** Every error of the overrides currently refused, routes in name order (details: `splitErrors`). */
   readonly refusedSplits: readonly PolicyError[];
   /**
-   * The most recent problem of any kind; stays until a newer one replaces it, except that a
-   * source outage is cleared once that source delivers again.
+   * The overrides currently refused, by route: why, since when, and what serves the route
+   * instead (its last good override, or the policy split). Always set by `PolicyStore.status()`.
+   */
+  readonly splitErrors?: Readonly<Record<string, SplitRefusal>>;
+  /**
+   * The most recent problem that still holds. It moves to `previousError` once it is over: a
+   * refused document when a later document from the same source (file, Consul) is accepted; a
+   * missing document or an unreachable source when that source delivers again; refused
+   * overrides when none is refused any more; a failed write when a later write succeeds.
+   * A newer problem replaces it.
    */
   readonly lastError: PolicyRefusal | undefined;
+  /** The last problem that was resolved, with the time it was; undefined until one has been. */
+  readonly previousError?: ResolvedRefusal;
   /** Updates that produced a valid policy (swapped or unchanged), and documents refused. */
   readonly reloads: { readonly accepted: number; readonly refused: number };
 }

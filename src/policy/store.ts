@@ -2,20 +2,38 @@
  * The policy store: the one place where policy material from any source becomes the snapshot the
  * router reads. Each update goes validate -> compile -> swap; the swap is a single reference
  * assignment, so a request that already read the snapshot keeps using it. An invalid document is
- * refused and the last good policy keeps serving.
+ * refused and the last good policy keeps serving; an invalid split override is refused and the
+ * route's last good override keeps serving (see `SplitOverrideState`).
+ *
+ * `status().lastError` is the most recent problem that still holds: it is moved to
+ * `previousError` once resolved (see `PolicyStatus`), so /admin/policy never shows a fixed
+ * problem as the current one.
  */
-import { compilePolicy, type SplitOverrides } from './compile.js';
+import { compilePolicy } from './compile.js';
 import { formatPolicyError, type PolicyError } from './errors.js';
 import { sha256Hex } from './hash.js';
 import { lastGoodPath, saveLastGood, type LastGoodPolicy } from './last-good.js';
 import { parsePolicy } from './parse.js';
 import type { PolicyDocument } from './schema.js';
 import type { PolicyOrigin, SourceUpdate } from './sources/source.js';
-import { parseSplitOverride } from './splits.js';
-import type { ApplyResult, PolicyChange, PolicyRefusal, PolicyStatus } from './store-types.js';
-import type { CompiledPolicy, SplitWeights } from './types.js';
+import { SplitOverrideState, type CheckedSplits } from './split-overrides.js';
+import type {
+  ApplyResult,
+  PolicyChange,
+  PolicyRefusal,
+  PolicyStatus,
+  ResolvedRefusal,
+} from './store-types.js';
+import type { CompiledPolicy } from './types.js';
 
-export type { ApplyResult, PolicyChange, PolicyRefusal, PolicyStatus } from './store-types.js';
+export type { SplitRefusal } from './split-overrides.js';
+export type {
+  ApplyResult,
+  PolicyChange,
+  PolicyRefusal,
+  PolicyStatus,
+  ResolvedRefusal,
+} from './store-types.js';
 
 /** Options of `PolicyStore`. */
 export interface PolicyStoreOptions {
@@ -23,13 +41,6 @@ export interface PolicyStoreOptions {
   readonly now?: () => number;
   /** Directory where the last good policy is persisted; unset: nothing is written. */
   readonly stateDir?: string;
-}
-
-/** Split overrides checked against one document: the usable ones, their raw texts, the refused ones. */
-interface CheckedSplits {
-  readonly overrides: SplitOverrides;
-  readonly texts: Readonly<Record<string, string>>;
-  readonly errors: readonly PolicyError[];
 }
 
 /** The document currently serving, with what is needed to persist and describe it. */
@@ -47,14 +58,10 @@ export class PolicyStore {
   #snapshot: CompiledPolicy | undefined;
   #loaded: Loaded | undefined;
   #loadedAt: string | undefined;
-  /** Raw overrides as last delivered (route -> JSON text), valid or not. */
-  #rawSplits: ReadonlyMap<string, string> = new Map();
+  readonly #splits = new SplitOverrideState();
   #splitsOrigin: PolicyOrigin | undefined;
-  /** The raw texts of the overrides that passed, kept for persistence. */
-  #acceptedSplitTexts: Readonly<Record<string, string>> = {};
-  #appliedSplits: SplitOverrides = new Map();
-  #refusedSplits: readonly PolicyError[] = [];
   #lastError: PolicyRefusal | undefined;
+  #previousError: ResolvedRefusal | undefined;
   #accepted = 0;
   #refused = 0;
   #persisting: Promise<void> = Promise.resolve();
@@ -78,14 +85,13 @@ export class PolicyStore {
 
   /** Applies one update from a source. Never throws for bad input. */
   apply(update: SourceUpdate): ApplyResult {
-    // A source that delivers again has recovered: its outage is no longer the news.
-    const last = this.#lastError;
-    if (
-      update.kind !== 'unavailable' &&
-      last?.reason === 'unavailable' &&
-      last.origin.source === update.origin.source
-    ) {
-      this.#lastError = undefined;
+    const source = update.origin.source;
+    // A source that delivers again has recovered; a document that is back is no longer missing.
+    if (update.kind !== 'unavailable') {
+      this.#resolve((e) => e.reason === 'unavailable' && e.origin.source === source);
+    }
+    if (update.kind === 'document') {
+      this.#resolve((e) => e.reason === 'document-missing' && e.origin.source === source);
     }
     switch (update.kind) {
       case 'document':
@@ -129,7 +135,7 @@ export class PolicyStore {
 
   status(): PolicyStatus {
     const splitOverrides = Object.fromEntries(
-      [...this.#appliedSplits].map(([r, w]) => [r, Object.fromEntries(w)]),
+      [...this.#splits.overrides()].map(([r, w]) => [r, Object.fromEntries(w)]),
     );
     return {
       version: this.#snapshot?.version,
@@ -138,8 +144,10 @@ export class PolicyStore {
       loadedAt: this.#loadedAt,
       splitOverrides,
       splitsOrigin: this.#splitsOrigin,
-      refusedSplits: this.#refusedSplits,
+      refusedSplits: this.#splits.errors(),
+      splitErrors: this.#splits.refusals(),
       lastError: this.#lastError,
+      previousError: this.#previousError,
       reloads: { accepted: this.#accepted, refused: this.#refused },
     };
   }
@@ -163,11 +171,11 @@ export class PolicyStore {
   }
 
   #applyDocument(text: string, origin: PolicyOrigin): ApplyResult {
-    let splits: CheckedSplits = { overrides: new Map(), texts: {}, errors: [] };
+    const checking: { splits?: CheckedSplits } = {};
     const parsed = parsePolicy(text, {
       splitOverrides: (document) => {
-        splits = this.#checkSplits(document);
-        return splits.overrides;
+        checking.splits = this.#splits.check(document, this.#at());
+        return checking.splits.overrides;
       },
     });
     if (!parsed.ok) {
@@ -176,58 +184,34 @@ export class PolicyStore {
       return { kind: 'refused', errors: parsed.errors };
     }
     this.#loaded = { text, document: parsed.document, origin, contentHash: sha256Hex(text) };
-    this.#setRefusedSplits(splits.errors, this.#splitsOrigin ?? origin);
-    return this.#swap(parsed.policy, splits, origin, 'document');
+    this.#resolve((e) => e.reason === 'invalid-document' && e.origin.source === origin.source);
+    const splits = checking.splits ?? this.#splits.check(parsed.document, this.#at());
+    this.#adoptSplits(splits, this.#splitsOrigin ?? origin);
+    return this.#swap(parsed.policy, origin, 'document');
   }
 
   #applySplits(raw: ReadonlyMap<string, string>, origin: PolicyOrigin): ApplyResult {
-    this.#rawSplits = raw;
+    this.#splits.setRaw(raw);
     this.#splitsOrigin = origin;
     const loaded = this.#loaded;
     if (loaded === undefined) return { kind: 'kept', reason: 'no-document' };
-    const splits = this.#checkSplits(loaded.document);
-    this.#setRefusedSplits(splits.errors, origin);
+    const splits = this.#splits.check(loaded.document, this.#at());
     const compiled = compilePolicy(loaded.document, splits.overrides);
     // The document compiled before and every override was checked against it, so this cannot fail.
     if (!compiled.ok) return { kind: 'refused', errors: compiled.errors };
-    return this.#swap(compiled.policy, splits, origin, 'splits');
+    this.#adoptSplits(splits, origin);
+    return this.#swap(compiled.policy, origin, 'splits');
   }
 
-  /** Checks every raw override against `document`; a bad one is dropped alone. */
-  #checkSplits(document: PolicyDocument): CheckedSplits {
-    const overrides = new Map<string, SplitWeights>();
-    const texts: Record<string, string> = {};
-    const errors: PolicyError[] = [];
-    for (const [route, text] of [...this.#rawSplits].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const result = parseSplitOverride(document, route, text);
-      if (result.ok) {
-        overrides.set(route, result.weights);
-        texts[route] = text;
-      } else {
-        errors.push(...result.errors);
-      }
-    }
-    return { overrides, texts, errors };
+  /** Puts checked overrides in force; reports only new refusals (every delivery re-checks every key). */
+  #adoptSplits(splits: CheckedSplits, origin: PolicyOrigin): void {
+    this.#splits.adopt(splits);
+    if (splits.fresh.length > 0) this.#report('invalid-split', splits.fresh, origin);
+    else if (splits.refused.size === 0) this.#resolve((e) => e.reason === 'invalid-split');
   }
 
-  #setRefusedSplits(errors: readonly PolicyError[], origin: PolicyOrigin): void {
-    const before = this.#refusedSplits.map(formatPolicyError).join('\n');
-    this.#refusedSplits = errors;
-    // Report only what is new: every splits delivery re-checks keys that were already refused.
-    if (errors.length > 0 && errors.map(formatPolicyError).join('\n') !== before) {
-      this.#report('invalid-split', errors, origin);
-    }
-  }
-
-  #swap(
-    policy: CompiledPolicy,
-    splits: CheckedSplits,
-    origin: PolicyOrigin,
-    cause: PolicyChange['cause'],
-  ): ApplyResult {
+  #swap(policy: CompiledPolicy, origin: PolicyOrigin, cause: PolicyChange['cause']): ApplyResult {
     this.#accepted += 1;
-    this.#appliedSplits = splits.overrides;
-    this.#acceptedSplitTexts = splits.texts;
     const previous = this.#snapshot;
     if (previous?.version === policy.version) return { kind: 'unchanged', version: policy.version };
     this.#snapshot = policy;
@@ -246,15 +230,18 @@ export class PolicyStore {
     const record: LastGoodPolicy = {
       text: loaded.text,
       origin: loaded.origin,
-      splits: this.#acceptedSplitTexts,
+      splits: this.#splits.texts(),
       version,
       savedAt: new Date(this.#now()).toISOString(),
     };
     this.#persisting = this.#persisting.then(() =>
-      saveLastGood(stateDir, record).catch((err: unknown) => {
-        const message = `cannot write ${lastGoodPath(stateDir)}: ${err instanceof Error ? err.message : String(err)}`;
-        this.#report('persist-failed', [{ path: '', message }], loaded.origin);
-      }),
+      saveLastGood(stateDir, record).then(
+        () => this.#resolve((e) => e.reason === 'persist-failed'),
+        (err: unknown) => {
+          const message = `cannot write ${lastGoodPath(stateDir)}: ${err instanceof Error ? err.message : String(err)}`;
+          this.#report('persist-failed', [{ path: '', message }], loaded.origin);
+        },
+      ),
     );
   }
 
@@ -267,10 +254,22 @@ export class PolicyStore {
       message,
       errors,
       origin,
-      at: new Date(this.#now()).toISOString(),
+      at: this.#at(),
     };
     this.#lastError = refusal;
     for (const listener of this.#refusalListeners) safely(() => listener(refusal));
+  }
+
+  /** Moves `lastError` to `previousError` when it `matches` (the problem it describes is over). */
+  #resolve(matches: (error: PolicyRefusal) => boolean): void {
+    const last = this.#lastError;
+    if (last === undefined || !matches(last)) return;
+    this.#previousError = { ...last, resolvedAt: this.#at() };
+    this.#lastError = undefined;
+  }
+
+  #at(): string {
+    return new Date(this.#now()).toISOString();
   }
 }
 

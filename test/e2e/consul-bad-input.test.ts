@@ -1,8 +1,8 @@
 /**
  * Bad input from Consul, end to end: a document that is not a valid policy is refused while the
  * last good policy keeps serving and `/admin/policy` shows why; an invalid split override is
- * refused on its own; `routecar policy push` validates, writes with check-and-set and refuses a
- * conflict. Runs on the emulator, or on a real Consul when CONSUL_HTTP_ADDR is set.
+ * refused on its own and its route keeps its last good override; `routecar policy push`
+ * validates, writes with check-and-set and refuses a conflict. Runs on the emulator, or on a real Consul when CONSUL_HTTP_ADDR is set.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -187,15 +187,16 @@ describe(`bad input in Consul (${process.env.CONSUL_HTTP_ADDR ? 'real Consul' : 
     good = { version: p.version!, modifyIndex };
   });
 
-  it('an invalid split override is refused on its own: its route keeps the policy split, other overrides stay', async () => {
-    // A valid override on `other` moves it to b.
+  it('an invalid split override is refused on its own: its route keeps its last good override, other overrides stay', async () => {
+    // Valid overrides move both routes to b: a canary running at 100%.
     await consul.put('splits/other', { a: 0, b: 100 });
-    const withOther = await routecar.waitForPolicy(
-      (s) => s.splitOverrides.other !== undefined,
-      'the override of "other"',
+    await consul.put('splits/chat', { a: 0, b: 100 });
+    const running = await routecar.waitForPolicy(
+      (s) => s.splitOverrides.other !== undefined && s.splitOverrides.chat !== undefined,
+      'the overrides of "chat" and "other"',
     );
-    await expectServing('other', 'b', withOther.version!);
-    await expectServing('chat', 'a', withOther.version!);
+    await expectServing('other', 'b', running.version!);
+    await expectServing('chat', 'b', running.version!);
 
     const cases: Array<{ value: string; message: RegExp }> = [
       { value: '{"a": 50, "nope": 50}', message: /backend "nope" is not in route "chat"/ },
@@ -211,25 +212,62 @@ describe(`bad input in Consul (${process.env.CONSUL_HTTP_ADDR ? 'real Consul' : 
       );
       expect(p.lastError).toMatchObject({ reason: 'invalid-split', errors: [{ path: 'splits/chat' }] });
       expect(p.lastError!.message).toMatch(message);
-      // Nothing else changed: the document, the version, the other route's override, the traffic.
-      expect(p.version).toBe(withOther.version);
+      expect(p.splitErrors?.chat).toMatchObject({ path: 'splits/chat', serving: 'last-good-override' });
+      expect(p.splitErrors?.chat?.message).toMatch(message);
+      // Nothing else changed: the document, the version, both overrides in force, the traffic.
+      expect(p.version).toBe(running.version);
       expect(p.origin).toEqual(before.origin);
-      expect(p.splitOverrides).toEqual({ other: { a: 0, b: 100 } });
-      await expectServing('chat', 'a', withOther.version!);
-      await expectServing('other', 'b', withOther.version!);
+      expect(p.splitOverrides).toEqual({ chat: { a: 0, b: 100 }, other: { a: 0, b: 100 } });
+      await expectServing('chat', 'b', running.version!);
+      await expectServing('other', 'b', running.version!);
     }
 
-    // Fixed: the override applies and the refusal is gone.
+    // A document that takes b out of "chat": the kept override no longer fits, so it is refused
+    // too and "chat" falls back to the policy split; the route says why.
+    const narrowed = await consul.write(
+      'policy',
+      policyYaml({ chatBackends: '[a]', chatSplit: '{ a: 100 }' }),
+    );
+    const withoutB = await routecar.waitForPolicy(
+      (s) => s.origin?.modifyIndex === narrowed,
+      'the document without b in "chat"',
+    );
+    expect(withoutB.splitErrors?.chat?.serving).toBe('policy-split');
+    expect(withoutB.splitErrors?.chat?.errors.map((e) => e.message)).toContainEqual(
+      'the last good override {"a":0,"b":100} no longer fits the policy: backend "b" is not in route "chat"',
+    );
+    expect(withoutB.splitOverrides).toEqual({ other: { a: 0, b: 100 } });
+    await expectServing('chat', 'a', withoutB.version!);
+    await expectServing('other', 'b', withoutB.version!);
+
+    // b is back in the document, but the key still holds the typo and the dropped override is gone.
+    const restored = await consul.write('policy', policyYaml({ extra: 'rules: []\n' }));
+    const back = await routecar.waitForPolicy(
+      (s) => s.origin?.modifyIndex === restored,
+      'the document with b',
+    );
+    expect(back.splitErrors?.chat?.serving).toBe('policy-split');
+    await expectServing('chat', 'a', back.version!);
+    good = { version: good.version, modifyIndex: restored };
+
+    // Fixed: the override applies, the refusal is gone, and lastError says it is over.
     await consul.put('splits/chat', { a: 0, b: 100 });
     const fixed = await routecar.waitForPolicy(
       (s) => s.splitOverrides.chat !== undefined,
       'the fixed override',
     );
     expect(fixed.refusedSplits).toEqual([]);
+    expect(fixed.splitErrors).toEqual({});
+    expect(fixed.lastError).toBeUndefined();
+    expect(fixed.previousError).toMatchObject({ reason: 'invalid-split', resolvedAt: expect.any(String) });
     await expectServing('chat', 'b', fixed.version!);
     await consul.delete('splits/chat');
     await consul.delete('splits/other');
-    await routecar.waitForPolicy((s) => Object.keys(s.splitOverrides).length === 0, 'no overrides');
+    const none = await routecar.waitForPolicy(
+      (s) => Object.keys(s.splitOverrides).length === 0,
+      'no overrides',
+    );
+    expect(none.version).toBe(good.version);
   });
 });
 

@@ -3,6 +3,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { formatPolicyError } from '../../../src/policy/errors.js';
 import { loadLastGood } from '../../../src/policy/last-good.js';
 import type { PolicyOrigin } from '../../../src/policy/sources/source.js';
 import { PolicyStore, type PolicyChange, type PolicyRefusal } from '../../../src/policy/store.js';
@@ -198,6 +199,147 @@ describe('PolicyStore: split overrides', () => {
     ]);
   });
 
+  it('a refused override leaves the last good one serving, and says so for its route', () => {
+    const { store, advance } = storeWithClock();
+    store.apply({ kind: 'document', text: GOOD, origin: consul(1) });
+    store.apply({
+      kind: 'splits',
+      splits: new Map([['canary', '{"big": 50, "next": 50}']]),
+      origin: splitsOrigin,
+    });
+    const running = store.current();
+    const cases: Array<[string, string]> = [
+      ['{"big": 50, "next": 50', 'not valid JSON: '],
+      ['{"big": 50, "nxt": 50}', 'backend "nxt" is not in route "canary" (did you mean "next"?)'],
+      ['{"big": 0, "next": 0}', 'weights sum to 0'],
+      ['{"big": 50, "next": -5}', 'weight of "next" must be a number >= 0, got -5'],
+    ];
+    for (const [value, message] of cases) {
+      advance(1000);
+      const result = store.apply({
+        kind: 'splits',
+        splits: new Map([['canary', value]]),
+        origin: splitsOrigin,
+      });
+      expect(result.kind, value).toBe('unchanged');
+      expect(store.current(), value).toBe(running);
+      expect(splitOf(store, 'canary')).toEqual({ big: 50, next: 50 });
+      expect(store.current()?.routes.get('canary')?.splitSource).toBe('consul');
+      const status = store.status();
+      expect(status.splitOverrides).toEqual({ canary: { big: 50, next: 50 } });
+      expect(status.splitErrors?.canary).toMatchObject({
+        path: 'splits/canary',
+        serving: 'last-good-override',
+      });
+      expect(status.splitErrors?.canary?.message).toContain(`splits/canary: ${message}`);
+      expect(status.lastError).toMatchObject({ reason: 'invalid-split' });
+    }
+    // The same refused value delivered again keeps the time it was first refused.
+    const firstAt = store.status().splitErrors?.canary?.at;
+    advance(1000);
+    store.apply({ kind: 'splits', splits: new Map([['canary', cases[3]![0]]]), origin: splitsOrigin });
+    expect(store.status().splitErrors?.canary?.at).toBe(firstAt);
+    // Only deleting the key falls back to the policy split.
+    store.apply({ kind: 'splits', splits: new Map(), origin: splitsOrigin });
+    expect(splitOf(store, 'canary')).toEqual({ big: 90, next: 10 });
+    expect(store.status().splitErrors).toEqual({});
+    expect(store.status().refusedSplits).toEqual([]);
+  });
+
+  it('an invalid override with no good one before it leaves the policy split serving', () => {
+    const { store } = storeWithClock();
+    store.apply({ kind: 'document', text: GOOD, origin: consul(1) });
+    store.apply({ kind: 'splits', splits: new Map([['canary', 'oops']]), origin: splitsOrigin });
+    expect(splitOf(store, 'canary')).toEqual({ big: 90, next: 10 });
+    expect(store.status().splitErrors?.canary).toMatchObject({
+      path: 'splits/canary',
+      serving: 'policy-split',
+      at: '2025-01-02T03:04:05.000Z',
+    });
+  });
+
+  it('persists the last good override, not the refused one, and restores it after a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'routecar-policy-'));
+    try {
+      const { store } = storeWithClock(dir);
+      store.apply({ kind: 'document', text: GOOD, origin: consul(1) });
+      store.apply({ kind: 'splits', splits: new Map([['canary', '{"next": 1}']]), origin: splitsOrigin });
+      store.apply({ kind: 'splits', splits: new Map([['canary', '{"next": 1,}']]), origin: splitsOrigin });
+      await store.flush();
+      const loaded = await loadLastGood(dir);
+      if (loaded.kind !== 'loaded') throw new Error(`expected a record, got ${loaded.kind}`);
+      expect(loaded.record.splits).toEqual({ canary: '{"next": 1}' });
+
+      // After a restart, Consul still holds the typo: the restored override keeps serving.
+      const second = storeWithClock().store;
+      second.restore(loaded.record, loaded.file);
+      second.apply({ kind: 'document', text: GOOD, origin: consul(1) });
+      second.apply({ kind: 'splits', splits: new Map([['canary', '{"next": 1,}']]), origin: splitsOrigin });
+      expect(splitOf(second, 'canary')).toEqual({ next: 1 });
+      expect(second.status().splitErrors?.canary?.serving).toBe('last-good-override');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a new document that drops a backend of the override in force: refused, policy split, reported', () => {
+    const { store } = storeWithClock();
+    const refusals: PolicyRefusal[] = [];
+    store.onRefused((r) => refusals.push(r));
+    store.apply({ kind: 'document', text: GOOD, origin: consul(1) });
+    store.apply({
+      kind: 'splits',
+      splits: new Map([['canary', '{"big": 1, "next": 1}']]),
+      origin: splitsOrigin,
+    });
+    const doc = baseDocument();
+    doc.routes.canary = { backends: ['big', 'small'], split: { big: 1 } };
+    expect(store.apply({ kind: 'document', text: text(doc), origin: consul(2) }).kind).toBe('swapped');
+    expect(splitOf(store, 'canary')).toEqual({ big: 1 });
+    expect(store.current()?.routes.get('canary')?.splitSource).toBe('policy');
+    expect(store.status().splitOverrides).toEqual({});
+    expect(store.status().splitErrors?.canary).toMatchObject({
+      serving: 'policy-split',
+      message: 'splits/canary: backend "next" is not in route "canary"',
+    });
+    expect(refusals.map((r) => [r.reason, r.message])).toEqual([
+      ['invalid-split', 'splits/canary: backend "next" is not in route "canary"'],
+    ]);
+    // The key still holds the override: a document that brings the backend back applies it again.
+    store.apply({ kind: 'document', text: GOOD, origin: consul(3) });
+    expect(splitOf(store, 'canary')).toEqual({ big: 1, next: 1 });
+    expect(store.status().splitErrors).toEqual({});
+  });
+
+  it('a new document that drops a backend of the last good override behind a typo: both refused, policy split', () => {
+    const { store } = storeWithClock();
+    store.apply({ kind: 'document', text: GOOD, origin: consul(1) });
+    store.apply({
+      kind: 'splits',
+      splits: new Map([['canary', '{"big": 1, "next": 1}']]),
+      origin: splitsOrigin,
+    });
+    store.apply({
+      kind: 'splits',
+      splits: new Map([['canary', '{"big": 1, "nxt": 1}']]),
+      origin: splitsOrigin,
+    });
+    expect(splitOf(store, 'canary')).toEqual({ big: 1, next: 1 });
+    const doc = baseDocument();
+    doc.routes.canary = { backends: ['big', 'small'], split: { big: 1 } };
+    store.apply({ kind: 'document', text: text(doc), origin: consul(2) });
+    expect(splitOf(store, 'canary')).toEqual({ big: 1 });
+    const refusal = store.status().splitErrors?.canary;
+    expect(refusal?.serving).toBe('policy-split');
+    expect(refusal?.errors.map(formatPolicyError)).toEqual([
+      'splits/canary: backend "nxt" is not in route "canary"',
+      'splits/canary: the last good override {"big":1,"next":1} no longer fits the policy: backend "next" is not in route "canary"',
+    ]);
+    // Gone for good: a document bringing "next" back does not revive it; the key's value is still the typo.
+    store.apply({ kind: 'document', text: GOOD, origin: consul(3) });
+    expect(splitOf(store, 'canary')).toEqual({ big: 90, next: 10 });
+  });
+
   it('changes the version when overrides change', () => {
     const { store } = storeWithClock();
     store.apply({ kind: 'document', text: GOOD, origin: consul(1) });
@@ -303,6 +445,80 @@ describe('PolicyStore: last good policy on disk', () => {
     await store.flush();
     expect(refusals.map((r) => r.reason)).toEqual(['persist-failed']);
     expect(store.current()).toBeDefined();
+  });
+});
+
+describe('PolicyStore: lastError says what is wrong now', () => {
+  it('a good document after a refused one clears lastError and keeps it as previousError', () => {
+    const { store, advance } = storeWithClock();
+    store.apply({ kind: 'document', text: GOOD, origin: consul(1) });
+    advance(1000);
+    store.apply({ kind: 'document', text: badDocument(), origin: consul(2) });
+    const refused = store.status().lastError;
+    expect(refused?.reason).toBe('invalid-document');
+    expect(store.status().previousError).toBeUndefined();
+    advance(1000);
+    const doc = baseDocument();
+    doc.routes.chat = { backends: ['small'] };
+    expect(store.apply({ kind: 'document', text: text(doc), origin: consul(3) }).kind).toBe('swapped');
+    expect(store.status().lastError).toBeUndefined();
+    expect(store.status().previousError).toEqual({ ...refused, resolvedAt: '2025-01-02T03:04:07.000Z' });
+  });
+
+  it('the same good document again (unchanged) also resolves the refusal', () => {
+    const { store } = storeWithClock();
+    store.apply({ kind: 'document', text: GOOD, origin: consul(1) });
+    store.apply({ kind: 'document', text: badDocument(), origin: consul(2) });
+    expect(store.apply({ kind: 'document', text: GOOD, origin: consul(3) }).kind).toBe('unchanged');
+    expect(store.status().lastError).toBeUndefined();
+    expect(store.status().previousError?.reason).toBe('invalid-document');
+  });
+
+  it('a refused document from one source is not resolved by a document from another', () => {
+    const { store } = storeWithClock();
+    const file: PolicyOrigin = { source: 'file', location: '/etc/routecar/policy.yaml' };
+    store.apply({ kind: 'document', text: GOOD, origin: consul(1) });
+    store.apply({ kind: 'document', text: badDocument(), origin: consul(2) });
+    store.apply({ kind: 'document', text: GOOD, origin: file });
+    expect(store.status().lastError?.reason).toBe('invalid-document');
+  });
+
+  it('a missing document is resolved when the document is back', () => {
+    const { store } = storeWithClock();
+    store.apply({ kind: 'document', text: GOOD, origin: consul(1) });
+    store.apply({ kind: 'document-missing', origin: consul(1) });
+    store.apply({ kind: 'document', text: GOOD, origin: consul(2) });
+    expect(store.status().lastError).toBeUndefined();
+    expect(store.status().previousError?.reason).toBe('document-missing');
+  });
+
+  it('a refused override is resolved once no override is refused any more', () => {
+    const { store } = storeWithClock();
+    store.apply({ kind: 'document', text: GOOD, origin: consul(1) });
+    store.apply({ kind: 'splits', splits: new Map([['canary', 'oops']]), origin: splitsOrigin });
+    expect(store.status().lastError?.reason).toBe('invalid-split');
+    store.apply({ kind: 'splits', splits: new Map([['canary', '{"next": 1}']]), origin: splitsOrigin });
+    expect(store.status().lastError).toBeUndefined();
+    expect(store.status().previousError?.reason).toBe('invalid-split');
+  });
+
+  it('a failed write of the last good policy is resolved by the next successful write', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'routecar-policy-'));
+    try {
+      const blocker = join(dir, 'a-file');
+      await writeFile(blocker, 'x');
+      const { store } = storeWithClock(join(blocker, 'state'));
+      store.apply({ kind: 'document', text: GOOD, origin: consul(1) });
+      await store.flush();
+      expect(store.status().lastError?.reason).toBe('persist-failed');
+      await rm(blocker);
+      store.apply({ kind: 'splits', splits: new Map([['canary', '{"next": 1}']]), origin: splitsOrigin });
+      await store.flush();
+      expect(store.status().lastError).toBeUndefined();
+      expect(store.status().previousError?.reason).toBe('persist-failed');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
