@@ -1,9 +1,15 @@
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FilePolicySource } from '../../../../src/policy/sources/file.js';
 import type { SourceUpdate } from '../../../../src/policy/sources/source.js';
+
+/**
+ * How long a reload may take in these tests: the source promises 500 ms at most after the change;
+ * the rest is margin for a loaded 2-core machine (fs events and timers can be late there).
+ */
+const RELOAD_BOUND_MS = 500 + 1500;
 
 /** Resolves once `updates` holds `count` entries; real fs events, so poll briefly. */
 async function until(updates: SourceUpdate[], count: number, timeoutMs = 1500): Promise<void> {
@@ -63,6 +69,82 @@ describe('FilePolicySource', () => {
     await writeFile(file, 'version: 1\n');
     await until(updates, 2);
     expect(updates[1]).toMatchObject({ kind: 'document', text: 'version: 1\n' });
+  });
+
+  it('reloads within the bound while another file in the directory is written every 20 ms', async () => {
+    const file = join(dir, 'policy.yaml');
+    await writeFile(file, 'version: 1\n');
+    const updates: SourceUpdate[] = [];
+    source = new FilePolicySource(file);
+    source.start((u) => updates.push(u));
+    await until(updates, 1);
+    // A log next to the policy, written all the time.
+    const writer = setInterval(() => void appendFile(join(dir, 'routecar.log'), 'a line\n'), 20);
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const edited = performance.now();
+      await writeFile(file, 'version: 1\n# edited\n');
+      await until(updates, 2, RELOAD_BOUND_MS);
+      expect(performance.now() - edited).toBeLessThan(RELOAD_BOUND_MS);
+      expect(updates[1]).toMatchObject({ kind: 'document', text: 'version: 1\n# edited\n' });
+    } finally {
+      clearInterval(writer);
+    }
+  });
+
+  it('reloads within the bound while the policy file itself is replaced every 20 ms', async () => {
+    const file = join(dir, 'policy.yaml');
+    const staging = await mkdtemp(join(tmpdir(), 'routecar-file-staging-'));
+    await writeFile(file, 'version: 1\n');
+    const updates: SourceUpdate[] = [];
+    // A quiet time close to the cap: the cap, not a lucky pause in the writes, bounds the reload.
+    source = new FilePolicySource(file, { debounceMs: 400, maxWaitMs: 500 });
+    source.start((u) => updates.push(u));
+    await until(updates, 1);
+    // Something keeps saving the policy (same content, atomically) without pause.
+    let content = 'version: 1\n';
+    let n = 0;
+    const save = async () => {
+      const tmp = join(staging, `save-${n++}`);
+      await writeFile(tmp, content);
+      await rename(tmp, file);
+    };
+    const writer = setInterval(() => void save(), 20);
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const edited = performance.now();
+      content = 'version: 1\n# edited\n';
+      await save();
+      await until(updates, 2, RELOAD_BOUND_MS);
+      expect(performance.now() - edited).toBeLessThan(RELOAD_BOUND_MS);
+      expect(updates[1]).toMatchObject({ kind: 'document', text: 'version: 1\n# edited\n' });
+    } finally {
+      clearInterval(writer);
+      await rm(staging, { recursive: true, force: true });
+    }
+  });
+
+  it('follows a Kubernetes ConfigMap update: the ..data symlink swapped, the policy link untouched', async () => {
+    // The kubelet's layout: policy.yaml -> ..data/policy.yaml, ..data -> ..<timestamp>/.
+    await mkdir(join(dir, '..2025_01_01_00_00_00.1'));
+    await writeFile(join(dir, '..2025_01_01_00_00_00.1', 'policy.yaml'), 'version: 1\n');
+    await symlink('..2025_01_01_00_00_00.1', join(dir, '..data'));
+    await symlink(join('..data', 'policy.yaml'), join(dir, 'policy.yaml'));
+    const file = join(dir, 'policy.yaml');
+    const updates: SourceUpdate[] = [];
+    source = new FilePolicySource(file);
+    source.start((u) => updates.push(u));
+    await until(updates, 1);
+    expect(updates[0]).toMatchObject({ kind: 'document', text: 'version: 1\n' });
+
+    // An update: a new timestamped directory, a temporary link to it renamed over ..data.
+    await mkdir(join(dir, '..2025_01_01_00_01_00.2'));
+    await writeFile(join(dir, '..2025_01_01_00_01_00.2', 'policy.yaml'), 'version: 1\n# v2\n');
+    await symlink('..2025_01_01_00_01_00.2', join(dir, '..data_tmp'));
+    await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+    await rm(join(dir, '..2025_01_01_00_00_00.1'), { recursive: true });
+    await until(updates, 2, RELOAD_BOUND_MS);
+    expect(updates[1]).toMatchObject({ kind: 'document', text: 'version: 1\n# v2\n' });
   });
 
   it('delivers nothing after stop', async () => {
