@@ -5,7 +5,10 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { RoutecarError } from '../server/errors.js';
+import { describeJsonValue } from './client-text.js';
 import type { Endpoint, RequestFeatures } from './features.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
+import { outputBudget } from './output-budget.js';
 
 /** The OpenAI paths routecar serves, by path under the listener root. */
 export const ENDPOINT_PATHS: Readonly<Record<string, Endpoint>> = {
@@ -31,6 +34,7 @@ export function extractRequest(endpoint: Endpoint, headers: IncomingHttpHeaders,
     return Array.isArray(v) ? v.join(', ') : v;
   };
   const bodyUser = typeof body.user === 'string' && body.user !== '' ? body.user : undefined;
+  const budget = outputBudget(endpoint, body);
   const features: RequestFeatures = {
     endpoint,
     route: body.model,
@@ -40,7 +44,8 @@ export function extractRequest(endpoint: Endpoint, headers: IncomingHttpHeaders,
     priority: header('x-priority') || undefined,
     apiKeyId: apiKeyId(header('authorization')),
     promptTokens: estimatePromptTokens(endpoint, body),
-    maxTokens: maxTokens(body),
+    maxTokens: budget.maxTokens,
+    choices: budget.choices,
     payloadBytes: raw.length,
     maxCostUsd: maxCost(header('x-routecar-max-cost')),
     pin: header('x-routecar-backend') || undefined,
@@ -59,9 +64,26 @@ function parseBody(raw: Buffer): RequestBody {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new RoutecarError(400, 'invalid_json', 'request body must be a JSON object');
   }
+  // Before anything walks the body: past the limit, JSON.stringify and the estimate would overflow.
+  if (nestsDeeperThan(parsed, MAX_JSON_DEPTH)) {
+    throw new RoutecarError(
+      400,
+      'json_too_deep',
+      `request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`,
+    );
+  }
   const model = (parsed as Record<string, unknown>).model;
-  if (typeof model !== 'string' || model === '') {
+  if (model === undefined || model === null || model === '') {
     throw new RoutecarError(400, 'missing_model', 'request body must name a route in "model"');
+  }
+  if (typeof model !== 'string') {
+    throw new RoutecarError(
+      400,
+      'invalid_value',
+      `"model" must be a string naming a route, got ${describeJsonValue(model)}`,
+      undefined,
+      { param: 'model' },
+    );
   }
   return parsed as RequestBody;
 }
@@ -87,17 +109,12 @@ function maxCost(value: string | undefined): number | undefined {
   return n;
 }
 
-function maxTokens(body: Record<string, unknown>): number | undefined {
-  for (const key of ['max_completion_tokens', 'max_tokens', 'max_output_tokens']) {
-    const v = body[key];
-    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
-  }
-  return undefined;
-}
-
-/** Lower-case names (Node already lower-cases them), multi-valued headers joined. */
+/**
+ * Lower-case names (Node already lower-cases them), multi-valued headers joined. Without a
+ * prototype, so a rule or sticky key naming `constructor` reads an absent header, not a function.
+ */
 function headerView(headers: IncomingHttpHeaders): Readonly<Record<string, string | undefined>> {
-  const view: Record<string, string | undefined> = {};
+  const view = Object.create(null) as Record<string, string | undefined>;
   for (const name in headers) {
     const v = headers[name];
     view[name] = Array.isArray(v) ? v.join(', ') : v;

@@ -23,8 +23,17 @@ export interface RequestFeatures {
   readonly apiKeyId: string | undefined;
   /** Prompt size estimate (about four characters per token). */
   readonly promptTokens: number;
-  /** `max_tokens` / `max_completion_tokens` / `max_output_tokens`, when sent. */
+  /**
+   * Output-token limit per completion: the largest of the limit fields the endpoint honours
+   * (chat: `max_tokens`, `max_completion_tokens`; completions: `max_tokens`; responses:
+   * `max_output_tokens`); undefined when none is sent. What `maxTokens` rules match.
+   */
   readonly maxTokens: number | undefined;
+  /**
+   * Completions the backend generates: `n` (completions: the larger of `n` and `best_of`), 1 when
+   * not sent. The cost estimate multiplies the output side by it.
+   */
+  readonly choices: number;
   /** Size of the request body in bytes. */
   readonly payloadBytes: number;
   /** USD ceiling from `x-routecar-max-cost`, when sent and valid. */

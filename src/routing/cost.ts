@@ -6,15 +6,16 @@ import type { CompiledBackend, CompiledRoute, RuleActions } from '../policy/type
 
 /**
  * Estimated USD cost of the request on `backend`: prompt tokens at the input price plus the
- * output budget (`max_tokens`, else the route's `defaultMaxTokens`) at the output price.
- * The output side is an upper bound, so the estimate errs on the expensive side.
+ * output budget (`max_tokens`, else the route's `defaultMaxTokens`, times the completions
+ * generated, `n`) at the output price. The output side is an upper bound, so the estimate errs
+ * on the expensive side.
  */
 export function estimateCostUsd(
   backend: CompiledBackend,
   route: CompiledRoute,
   features: RequestFeatures,
 ): number {
-  const outputTokens = features.maxTokens ?? route.defaultMaxTokens;
+  const outputTokens = (features.maxTokens ?? route.defaultMaxTokens) * features.choices;
   return (
     (features.promptTokens * backend.price.inputPerMTok + outputTokens * backend.price.outputPerMTok) / 1e6
   );

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import express, { type Express } from 'express';
 import type { Endpoint, RequestFeatures } from '../ingress/features.js';
 import { ENDPOINT_PATHS, extractRequest } from '../ingress/extract.js';
-import { discardBody, readBody } from '../ingress/read-body.js';
+import { readBody, settleBody } from '../ingress/read-body.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import type { RequestObserver } from '../proxy/events.js';
 import { forward, type ForwardDeps } from '../proxy/forward.js';
@@ -16,7 +16,7 @@ import { upstreamRequestHeaders } from '../proxy/headers.js';
 import type { HealthLookup } from '../health/types.js';
 import { decide } from '../routing/decide.js';
 import { checkRequest, createHostCheck, requestGuard, type HostPolicyOptions } from './hardening.js';
-import { refusalError } from './refusal.js';
+import { refusalError, refusalHeaders } from './refusal.js';
 import { RoutecarError, sendError } from './errors.js';
 
 export interface ProxyAppDeps extends ForwardDeps {
@@ -25,6 +25,8 @@ export interface ProxyAppDeps extends ForwardDeps {
   readonly health: HealthLookup;
   readonly observer: RequestObserver;
   readonly maxBodyBytes: number;
+  /** Deadline for a whole request body; `DEFAULT_BODY_TIMEOUT_MS` (read-body.ts) when unset. */
+  readonly bodyTimeoutMs?: number;
   readonly random: () => number;
   /** Which Host (and Origin) names the listener answers to; see hardening.ts. */
   readonly hosts: HostPolicyOptions;
@@ -142,16 +144,13 @@ async function handle(
   try {
     policy = deps.policy();
     if (!policy) throw new RoutecarError(503, 'not_ready', 'routecar has no policy loaded yet');
-    const raw = await readBody(req, deps.maxBodyBytes);
+    const raw = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs);
     const extracted = extractRequest(endpoint, req.headers, raw);
     features = extracted.features;
     const result = decide({ policy, health: deps.health, features, nowMs: Date.now(), random: deps.random });
     if (!result.ok) {
       const { route, rule } = result.refusal;
-      refused(refusalError(result.refusal), route, rule, {
-        'x-routecar-route': route,
-        'x-routecar-policy-version': policy.version,
-      });
+      refused(refusalError(result.refusal), route, rule, refusalHeaders(result.refusal, policy));
       return;
     }
     req.headers = upstreamRequestHeaders(req.headers, requestId);
@@ -171,7 +170,7 @@ async function handle(
     // Only a route the policy knows may become a label value: the body is the app's to fill.
     const route = features !== undefined && policy?.routes.has(features.route) ? features.route : 'unknown';
     if (err instanceof RoutecarError) {
-      if (err.status === 413) discardBody(req, res);
+      settleBody(req, res, err);
       refused(err, route, undefined);
       return;
     }

@@ -12,6 +12,7 @@ export function features(over: Partial<RequestFeatures> = {}): RequestFeatures {
     apiKeyId: undefined,
     promptTokens: 100,
     maxTokens: undefined,
+    choices: 1,
     payloadBytes: 400,
     maxCostUsd: undefined,
     pin: undefined,

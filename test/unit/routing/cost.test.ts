@@ -39,6 +39,30 @@ describe('cost estimate', () => {
     );
   });
 
+  it('multiplies the output side by the completions generated (n), with or without max_tokens', () => {
+    const p = buildPolicy({
+      backends: { b: { price: { input: 2, output: 6 } } },
+      routes: { chat: { backends: ['b'], defaultMaxTokens: 500 } },
+    });
+    const b = p.backends.get('b')!;
+    const route = p.routes.get('chat')!;
+    // 1000 × $2 + 8 × 100 × $6 per 1M tokens
+    expect(
+      estimateCostUsd(b, route, features({ promptTokens: 1000, maxTokens: 100, choices: 8 })),
+    ).toBeCloseTo(0.0068, 12);
+    // 1000 × $2 + 3 × 500 (the route default) × $6
+    expect(estimateCostUsd(b, route, features({ promptTokens: 1000, choices: 3 }))).toBeCloseTo(0.011, 12);
+  });
+
+  it('n > 1 can put a request over the ceiling it fits with n = 1', () => {
+    const policy = policyWith({ maxCostUsd: 0.001 });
+    // cheap: $0.0002 prompt + n × $0.0002 output
+    expect(decided({ policy, features: req }).attempts).toEqual(['cheap']);
+    const r = refused({ policy, features: { ...req, choices: 5 } });
+    expect(r.code).toBe('no_healthy_backend');
+    expect(r.candidates.map((c) => c.excluded)).toEqual(['over_budget', 'over_budget', 'over_budget']);
+  });
+
   it('is reported per candidate', () => {
     const d = decided({ policy: policyWith({}), features: req });
     expect(d.candidates.map((c) => c.estimatedCostUsd)).toEqual([0.02, 0.002, 0.0004]);
