@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Says which external programs (prometheus, promtool) the tests use and which are missing.
+    globalSetup: ['test/support/external-setup.ts'],
     // e2e files start real processes and sockets: separate forks, two at a time (2 cores).
     pool: 'forks',
     maxWorkers: 2,

@@ -11,6 +11,11 @@
  * Semantics follow the SDK's: a histogram bucket i holds values in (boundaries[i-1], boundaries[i]];
  * a family keeps at most `maxSeries` attribute sets, later ones go to one overflow series marked
  * `otel.metric.overflow=true`, as the SDK's cardinality limit does.
+ *
+ * A series is what is exported: its attribute set. The caller's key only finds it fast; two keys
+ * whose attributes come out equal share one series (the first time a key is seen, its attributes
+ * are looked up by value), so no two exported points of a family ever carry the same attributes,
+ * whatever the caller's key leaves out.
  */
 import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
 import { AggregationTemporality, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
@@ -71,7 +76,10 @@ export class HistogramSeries {
 }
 
 abstract class Family<S> {
-  private readonly series = new Map<string, S>();
+  /** The caller's keys: several may lead to one series. */
+  private readonly byKey = new Map<string, S>();
+  /** One entry per exported series, by `labelKey` of its attributes, in creation order. */
+  private readonly byLabels = new Map<string, S>();
   private overflow: S | undefined;
 
   constructor(
@@ -80,20 +88,32 @@ abstract class Family<S> {
     private readonly maxSeries: number,
   ) {}
 
-  /** The series for `key`, created with `attributes()` the first time the key is seen. */
+  /**
+   * The series for `key`. The first time a key is seen, `attributes()` is built and the series
+   * with exactly those attributes is found or created; later calls with the key cost one map
+   * lookup.
+   */
   get(key: string, attributes: () => Attributes): S {
-    let s = this.series.get(key);
+    const found = this.byKey.get(key);
+    if (found !== undefined) return found;
+    const attrs = attributes();
+    const labels = labelKey(attrs);
+    let s = this.byLabels.get(labels);
     if (s === undefined) {
-      if (this.series.size >= this.maxSeries) return (this.overflow ??= this.create(OVERFLOW_ATTRIBUTES));
-      s = this.create(attributes());
-      this.series.set(key, s);
+      if (this.byLabels.size >= this.maxSeries) {
+        // Not remembered under `key`: the overflow series is shared by every key past the limit.
+        return (this.overflow ??= this.create(OVERFLOW_ATTRIBUTES));
+      }
+      s = this.create(attrs);
+      this.byLabels.set(labels, s);
     }
+    this.byKey.set(key, s);
     return s;
   }
 
   /** Every series, the overflow one last. */
   protected all(): S[] {
-    const out = [...this.series.values()];
+    const out = [...this.byLabels.values()];
     if (this.overflow) out.push(this.overflow);
     return out;
   }
@@ -161,6 +181,21 @@ export class HistogramFamily extends Family<HistogramSeries> {
       })),
     };
   }
+}
+
+/**
+ * An attribute set as one string, as Prometheus will see it: key order does not matter, values
+ * are compared as text (`8000` and `"8000"` are one label value there), and an empty value is
+ * no label at all. Equal strings, one exported series.
+ */
+export function labelKey(attributes: Attributes): string {
+  const pairs: string[] = [];
+  for (const k of Object.keys(attributes).sort()) {
+    const v = attributes[k];
+    if (v === undefined || v === null || v === '') continue;
+    pairs.push(k, String(v));
+  }
+  return JSON.stringify(pairs);
 }
 
 /** Epoch milliseconds as an OTel HrTime. */

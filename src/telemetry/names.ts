@@ -1,8 +1,9 @@
 /**
  * Every metric routecar exports: name, unit, bucket boundaries and attribute keys, in one place.
  * docs/metrics.md documents the same list; the Prometheus name of each is the OTel name with dots
- * turned into underscores, plus `_total` for counters (the exporter adds no unit suffix, so
- * routecar's own names carry their unit).
+ * turned into underscores, the unit suffix (`_seconds`) unless the name already ends with it, and
+ * `_total` for counters: what an OpenTelemetry Collector's Prometheus exporter makes of the same
+ * OTLP data (prometheus-names.ts), so one dashboard fits both paths.
  */
 
 /** GenAI semantic-convention instruments (names, units and boundaries fixed by the convention). */
@@ -12,9 +13,13 @@ export const GEN_AI = {
   /** Histogram, {token}: input and output tokens of one successful call (`gen_ai.token.type`). */
   tokenUsage: 'gen_ai.client.token.usage',
   /** Histogram, seconds: streams only, from sending the call to the first body chunk. */
-  timeToFirstToken: 'gen_ai.server.time_to_first_token',
-  /** Histogram, seconds: streams only, (duration − time to first token) / (output tokens − 1). */
-  timePerOutputToken: 'gen_ai.server.time_per_output_token',
+  timeToFirstChunk: 'gen_ai.client.operation.time_to_first_chunk',
+  /**
+   * Histogram, seconds: streams with usage only, one value per stream: the mean time per output
+   * chunk after the first, (duration − time to first chunk) / (output tokens − 1), taking one
+   * token per chunk as OpenAI-compatible servers stream them.
+   */
+  timePerOutputChunk: 'gen_ai.client.operation.time_per_output_chunk',
 } as const;
 
 /** routecar's own instruments. */
@@ -23,16 +28,19 @@ export const ROUTECAR = {
   requests: 'routecar.requests',
   /** Counter: traffic moved from one backend to the next within a request. */
   failovers: 'routecar.failovers',
-  /** Counter, USD: cost of answered requests at the serving backend's prices. */
+  /** Counter, USD (unit `{USD}`): cost of answered requests at the serving backend's prices. */
   costUsd: 'routecar.cost.usd',
   /** Counter: breaker state changes, by backend and the state entered. */
   breakerTransitions: 'routecar.breaker.transitions',
   /** Gauge (state set): 1 for the breaker's current state, 0 for the other two. */
   breakerState: 'routecar.breaker.state',
-  /** Gauge, seconds: rolling-window latency quantiles of successful attempts. */
-  windowLatencySeconds: 'routecar.window.latency.seconds',
-  /** Gauge, seconds: rolling-window time-to-first-byte quantiles of successful attempts. */
-  windowTtfbSeconds: 'routecar.window.ttfb.seconds',
+  /**
+   * Gauge, seconds: rolling-window latency quantiles of successful attempts, one series per
+   * `routecar.quantile` (not `quantile`: Prometheus reserves that label for summaries).
+   */
+  windowLatencyQuantileSeconds: 'routecar.window.latency.quantile.seconds',
+  /** Gauge, seconds: rolling-window time-to-first-byte quantiles of successful attempts, as above. */
+  windowTtfbQuantileSeconds: 'routecar.window.ttfb.quantile.seconds',
   /** Gauge, ratio 0..1: failed / finished attempts in the rolling window. */
   windowErrorRatio: 'routecar.window.error_ratio',
   /** Gauge: finished attempts in the rolling window (the error ratio's denominator). */
@@ -48,6 +56,8 @@ export const ROUTECAR = {
 /** Attribute keys. Prometheus shows them with dots turned into underscores. */
 export const ATTR = {
   operation: 'gen_ai.operation.name',
+  /** Which OpenAI API was called; tells a Responses call from a chat completion (both `chat`). */
+  apiType: 'openai.api.type',
   provider: 'gen_ai.provider.name',
   requestModel: 'gen_ai.request.model',
   responseModel: 'gen_ai.response.model',
@@ -64,7 +74,7 @@ export const ATTR = {
   failoverTo: 'routecar.failover.to',
   failoverReason: 'routecar.failover.reason',
   state: 'state',
-  quantile: 'quantile',
+  quantile: 'routecar.quantile',
   result: 'result',
   policyVersion: 'routecar.policy.version',
   policySource: 'routecar.policy.source',
@@ -78,15 +88,11 @@ export const DURATION_BUCKETS_S: readonly number[] = [
 /** Recommended for `gen_ai.client.token.usage`: powers of 4 from 1 to 67,108,864. */
 export const TOKEN_BUCKETS: readonly number[] = Array.from({ length: 14 }, (_, i) => 4 ** i);
 
-/** Recommended for `gen_ai.server.time_to_first_token`, seconds. */
-export const TTFT_BUCKETS_S: readonly number[] = [
-  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
-];
-
-/** Recommended for `gen_ai.server.time_per_output_token`, seconds. */
-export const TPOT_BUCKETS_S: readonly number[] = [
-  0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5,
-];
+/**
+ * Recommended for `gen_ai.client.operation.time_to_first_chunk` and `time_per_output_chunk`:
+ * the duration boundaries, seconds.
+ */
+export const CHUNK_BUCKETS_S: readonly number[] = DURATION_BUCKETS_S;
 
 /** `gen_ai.provider.name` when a backend has no `provider` label: the protocol routecar speaks. */
 export const DEFAULT_PROVIDER = 'openai';

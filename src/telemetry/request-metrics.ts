@@ -21,9 +21,8 @@ import {
   GEN_AI,
   ROUTECAR,
   SCOPE,
+  CHUNK_BUCKETS_S,
   TOKEN_BUCKETS,
-  TPOT_BUCKETS_S,
-  TTFT_BUCKETS_S,
 } from './names.js';
 
 /** What the GenAI attributes need to know about a backend. */
@@ -53,12 +52,27 @@ export interface RequestMetricsOptions {
   readonly now?: () => number;
 }
 
-/** `gen_ai.operation.name` per endpoint (the Responses API is a chat in the conventions' terms). */
+/**
+ * `gen_ai.operation.name` per endpoint. The conventions have no operation of their own for the
+ * Responses API: it is a `chat`, told apart from a chat completion by `openai.api.type`.
+ */
 export const OPERATION: Readonly<Record<Endpoint, string>> = {
   'chat.completions': 'chat',
   completions: 'text_completion',
   embeddings: 'embeddings',
   responses: 'chat',
+};
+
+/**
+ * `openai.api.type` per endpoint: the conventions' values `chat_completions` and `responses`, and
+ * the endpoint's name for the other two. Every backend speaks the OpenAI API through routecar, so
+ * every call carries it, whatever its `gen_ai.provider.name`.
+ */
+export const API_TYPE: Readonly<Record<Endpoint, string>> = {
+  'chat.completions': 'chat_completions',
+  completions: 'completions',
+  embeddings: 'embeddings',
+  responses: 'responses',
 };
 
 /** Route label of a request for a route the policy does not have (the name is the app's, unbounded). */
@@ -75,16 +89,16 @@ export const NO_TENANT = 'none';
 class AttemptSeries {
   private inputSeries: HistogramSeries | undefined;
   private outputSeries: HistogramSeries | undefined;
-  private ttftSeries: HistogramSeries | undefined;
-  private tpotSeries: HistogramSeries | undefined;
+  private ttfcSeries: HistogramSeries | undefined;
+  private tpocSeries: HistogramSeries | undefined;
   readonly duration: HistogramSeries;
 
   constructor(
     private readonly families: {
       duration: HistogramFamily;
       tokens: HistogramFamily;
-      ttft: HistogramFamily;
-      tpot: HistogramFamily;
+      ttfc: HistogramFamily;
+      tpoc: HistogramFamily;
     },
     private readonly key: string,
     private readonly attributes: Attributes,
@@ -104,19 +118,19 @@ class AttemptSeries {
       [ATTR.tokenType]: 'output',
     })));
   }
-  get ttft(): HistogramSeries {
-    return (this.ttftSeries ??= this.families.ttft.get(this.key, () => this.attributes));
+  get ttfc(): HistogramSeries {
+    return (this.ttfcSeries ??= this.families.ttfc.get(this.key, () => this.attributes));
   }
-  get tpot(): HistogramSeries {
-    return (this.tpotSeries ??= this.families.tpot.get(this.key, () => this.attributes));
+  get tpoc(): HistogramSeries {
+    return (this.tpocSeries ??= this.families.tpoc.get(this.key, () => this.attributes));
   }
 }
 
 export class RequestMetrics implements RequestObserver, MetricProducer {
   private readonly duration: HistogramFamily;
   private readonly tokens: HistogramFamily;
-  private readonly ttft: HistogramFamily;
-  private readonly tpot: HistogramFamily;
+  private readonly ttfc: HistogramFamily;
+  private readonly tpoc: HistogramFamily;
   private readonly requests: CounterFamily;
   private readonly failovers: CounterFamily;
   private readonly cost: CounterFamily;
@@ -145,22 +159,23 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
       TOKEN_BUCKETS,
       this.now,
     );
-    this.ttft = new HistogramFamily(
+    this.ttfc = new HistogramFamily(
       {
-        name: GEN_AI.timeToFirstToken,
+        name: GEN_AI.timeToFirstChunk,
         unit: 's',
         description: 'Streams: time from sending the call to the first streamed chunk.',
       },
-      TTFT_BUCKETS_S,
+      CHUNK_BUCKETS_S,
       this.now,
     );
-    this.tpot = new HistogramFamily(
+    this.tpoc = new HistogramFamily(
       {
-        name: GEN_AI.timePerOutputToken,
+        name: GEN_AI.timePerOutputChunk,
         unit: 's',
-        description: 'Streams with usage: time per output token after the first one.',
+        description:
+          'Streams with usage: mean time per output chunk after the first one, one value per stream.',
       },
-      TPOT_BUCKETS_S,
+      CHUNK_BUCKETS_S,
       this.now,
     );
     this.requests = new CounterFamily(
@@ -182,7 +197,8 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
     this.cost = new CounterFamily(
       {
         name: ROUTECAR.costUsd,
-        unit: 'USD',
+        // An annotation, not a UCUM unit (UCUM has no currencies): no unit suffix is added for it.
+        unit: '{USD}',
         description: "Cost of answered requests at the serving backend's prices (only when usage was seen).",
       },
       this.now,
@@ -202,9 +218,9 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
       if (r.endpoint !== 'embeddings') series.output.record(usage.outputTokens);
     }
     if (r.stream && r.firstChunkMs !== undefined) {
-      series.ttft.record(r.firstChunkMs / 1000);
+      series.ttfc.record(r.firstChunkMs / 1000);
       if (usage && usage.outputTokens > 1)
-        series.tpot.record((r.durationMs - r.firstChunkMs) / 1000 / (usage.outputTokens - 1));
+        series.tpoc.record((r.durationMs - r.firstChunkMs) / 1000 / (usage.outputTokens - 1));
     }
   }
 
@@ -265,8 +281,8 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
     const metrics = [
       this.duration,
       this.tokens,
-      this.ttft,
-      this.tpot,
+      this.ttfc,
+      this.tpoc,
       this.requests,
       this.failovers,
       this.cost,
@@ -290,6 +306,7 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
     const info = this.options.backends(r.backend);
     const base: Attributes = {
       [ATTR.operation]: OPERATION[r.endpoint],
+      [ATTR.apiType]: API_TYPE[r.endpoint],
       [ATTR.provider]: info?.provider ?? DEFAULT_PROVIDER,
       [ATTR.requestModel]: r.route,
       [ATTR.route]: r.route,
@@ -301,10 +318,12 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
       base[ATTR.serverAddress] = info.address;
       base[ATTR.serverPort] = info.port;
     }
-    // The family key includes the backend's address, so a backend that moved gets new series.
-    const familyKey = `${r.endpoint}\u0001${r.route}\u0001${r.backend}\u0001${r.variant}\u0001${info?.address ?? ''}\u0001${info?.port ?? ''}\u0001${info?.model ?? ''}`;
+    // The family key includes the backend's address, model and provider, so a backend that
+    // changed gets new series (the families key by exported labels anyway: this only keeps the
+    // fast path exact).
+    const familyKey = `${r.endpoint}\u0001${r.route}\u0001${r.backend}\u0001${r.variant}\u0001${info?.address ?? ''}\u0001${info?.port ?? ''}\u0001${info?.model ?? ''}\u0001${info?.provider ?? ''}`;
     if (errorType !== undefined) base[ATTR.errorType] = errorType;
-    const families = { duration: this.duration, tokens: this.tokens, ttft: this.ttft, tpot: this.tpot };
+    const families = { duration: this.duration, tokens: this.tokens, ttfc: this.ttfc, tpoc: this.tpoc };
     series = new AttemptSeries(families, `${familyKey}\u0001${errorType ?? ''}`, base);
     // Bounded by the policy's routes × backends × variants × outcomes; cleared on every policy change.
     this.attempts.set(key, series);

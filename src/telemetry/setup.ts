@@ -20,6 +20,7 @@ import type { CompiledPolicy } from '../policy/types.js';
 import type { RequestObserver } from '../proxy/events.js';
 import type { Logger } from './logger.js';
 import { policyBackends } from './backends.js';
+import { withUnitSuffixes } from './prometheus-names.js';
 import { RequestMetrics } from './request-metrics.js';
 import { buildResource } from './resource.js';
 import type { TelemetrySettings } from './settings.js';
@@ -74,7 +75,12 @@ export async function startTelemetry(settings: TelemetrySettings, logger: Logger
 
   const readers: IMetricReader[] = [];
   const prometheus = settings.prometheus
-    ? new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, metricProducers })
+    ? new PrometheusExporter({
+        preventServerStart: true,
+        withoutScopeInfo: true,
+        // Unit suffixes in the names, as a collector would add them (prometheus-names.ts).
+        metricProducers: metricProducers.map(withUnitSuffixes),
+      })
     : undefined;
   if (prometheus) readers.push(prometheus);
   if (settings.otlpMetrics) {

@@ -38,7 +38,13 @@ import type {
   RequestStart,
 } from '../proxy/events.js';
 import { ATTR, SCOPE } from './names.js';
-import { attemptErrorType, OPERATION, requestOutcome, type BackendLookup } from './request-metrics.js';
+import {
+  API_TYPE,
+  attemptErrorType,
+  OPERATION,
+  requestOutcome,
+  type BackendLookup,
+} from './request-metrics.js';
 import type { SamplerSettings, TraceSettings } from './settings.js';
 import { formatTraceparent, parseTraceparent } from './traceparent.js';
 
@@ -128,6 +134,7 @@ function openRequest(tracer: Tracer, backends: BackendLookup, start: RequestStar
   const operation = OPERATION[start.endpoint];
   const attributes: Attributes = {
     [ATTR.operation]: operation,
+    [ATTR.apiType]: API_TYPE[start.endpoint],
     [ATTR.requestModel]: start.route,
     [ATTR.route]: start.route,
     [ATTR.variant]: start.variant,
@@ -163,6 +170,7 @@ function openAttempt(
   const info = backends(backend);
   const attributes: Attributes = {
     [ATTR.operation]: OPERATION[start.endpoint],
+    [ATTR.apiType]: API_TYPE[start.endpoint],
     [ATTR.requestModel]: start.route,
     [ATTR.backend]: backend,
     [ATTR.variant]: start.variant,

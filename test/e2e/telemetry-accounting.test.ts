@@ -49,8 +49,8 @@ async function totals(): Promise<{
   tokenCalls: number;
   costUsd: number;
   requests: number;
-  ttft: number;
-  tpot: number;
+  ttfc: number;
+  tpoc: number;
   samples: PromSample[];
 }> {
   const s = await scrape(`${routecar.adminUrl}/metrics`);
@@ -60,8 +60,8 @@ async function totals(): Promise<{
     tokenCalls: total(s, 'gen_ai_client_token_usage_count', { gen_ai_token_type: 'input' }),
     costUsd: total(s, 'routecar_cost_usd_total'),
     requests: total(s, 'routecar_requests_total'),
-    ttft: total(s, 'gen_ai_server_time_to_first_token_count'),
-    tpot: total(s, 'gen_ai_server_time_per_output_token_count'),
+    ttfc: total(s, 'gen_ai_client_operation_time_to_first_chunk_seconds_count'),
+    tpoc: total(s, 'gen_ai_client_operation_time_per_output_chunk_seconds_count'),
     samples: s,
   };
 }
@@ -102,7 +102,7 @@ describe('token and cost accounting', () => {
     expect(end.output - start.output).toBe(sum(usages, 'completion_tokens'));
     expect(end.tokenCalls - start.tokenCalls).toBe(5);
     expect(end.costUsd - start.costUsd).toBeCloseTo(cost(usages), 12);
-    expect(end.ttft - start.ttft).toBe(0);
+    expect(end.ttfc - start.ttfc).toBe(0);
   });
 
   it('adds up tokens and cost from the final usage chunk of streams that asked for it', async () => {
@@ -121,8 +121,8 @@ describe('token and cost accounting', () => {
     expect(end.input - start.input).toBe(sum(usages, 'prompt_tokens'));
     expect(end.output - start.output).toBe(sum(usages, 'completion_tokens'));
     expect(end.costUsd - start.costUsd).toBeCloseTo(cost(usages), 12);
-    expect(end.ttft - start.ttft).toBe(4);
-    expect(end.tpot - start.tpot).toBe(usages.filter((u) => u.completion_tokens > 1).length);
+    expect(end.ttfc - start.ttfc).toBe(4);
+    expect(end.tpoc - start.tpoc).toBe(usages.filter((u) => u.completion_tokens > 1).length);
   });
 
   it('records no tokens and no cost for streams that did not ask for usage, and does not ask for it itself', async () => {
@@ -135,7 +135,7 @@ describe('token and cost accounting', () => {
     }
     const end = await totals();
     expect(end.requests - start.requests).toBe(3);
-    expect(end.ttft - start.ttft).toBe(3);
+    expect(end.ttfc - start.ttfc).toBe(3);
     expect([end.input, end.output, end.tokenCalls, end.costUsd]).toEqual([
       start.input,
       start.output,

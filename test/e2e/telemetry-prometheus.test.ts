@@ -2,18 +2,15 @@
  * routecar's /metrics as a real Prometheus sees it: a Prometheus server (the Debian package)
  * scrapes the admin listener every second, and the assertions go through its query API.
  * Three in-process fake upstreams: alpha and beta split a route 50/50, gamma serves a route alone.
+ * Without `prometheus` (or `promtool`) on PATH the suite is skipped with the reason (external.ts).
  */
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  DURATION_BUCKETS_S,
-  TOKEN_BUCKETS,
-  TPOT_BUCKETS_S,
-  TTFT_BUCKETS_S,
-} from '../../src/telemetry/names.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CHUNK_BUCKETS_S, DURATION_BUCKETS_S, TOKEN_BUCKETS } from '../../src/telemetry/names.js';
+import { describeWith, itWith } from '../support/external.js';
 import { useFakeUpstreams, type FakeUpstream } from '../support/fake-upstream.js';
 import { REPO_ROOT, useProcesses } from '../support/processes.js';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus.js';
@@ -30,41 +27,44 @@ let gamma: FakeUpstream;
 let routecar: Routecar;
 let prom: PrometheusServer;
 
-beforeAll(async () => {
-  [alpha, beta, gamma] = await Promise.all([
-    startUpstream({ name: 'alpha' }),
-    startUpstream({ name: 'beta' }),
-    startUpstream({ name: 'gamma' }),
-  ]);
-  routecar = await startRoutecar({
-    group: procs,
-    name: 'routecar (prometheus)',
-    // Tenants on the cost counter, so the cardinality test shows they stay capped too.
-    env: { ROUTECAR_METRICS_TENANT_LABEL: 'true' },
-    policy: {
-      version: 1,
-      backends: {
-        alpha: { url: alpha.baseURL, model: 'model-alpha', price: { input: 1, output: 2 } },
-        beta: { url: beta.baseURL, model: 'model-beta', price: { input: 1, output: 2 } },
-        gamma: { url: gamma.baseURL, model: 'model-gamma', price: { input: 1, output: 2 } },
+/** Starts the upstreams, routecar and Prometheus; called inside the suite, so a skipped suite starts nothing. */
+function setUp(): void {
+  beforeAll(async () => {
+    [alpha, beta, gamma] = await Promise.all([
+      startUpstream({ name: 'alpha' }),
+      startUpstream({ name: 'beta' }),
+      startUpstream({ name: 'gamma' }),
+    ]);
+    routecar = await startRoutecar({
+      group: procs,
+      name: 'routecar (prometheus)',
+      // Tenants on the cost counter, so the cardinality test shows they stay capped too.
+      env: { ROUTECAR_METRICS_TENANT_LABEL: 'true' },
+      policy: {
+        version: 1,
+        backends: {
+          alpha: { url: alpha.baseURL, model: 'model-alpha', price: { input: 1, output: 2 } },
+          beta: { url: beta.baseURL, model: 'model-beta', price: { input: 1, output: 2 } },
+          gamma: { url: gamma.baseURL, model: 'model-gamma', price: { input: 1, output: 2 } },
+        },
+        routes: {
+          chat: { backends: ['alpha', 'beta'], split: { alpha: 50, beta: 50 }, sticky: 'none' },
+          solo: { backends: ['gamma'] },
+        },
+        // A short window and a low volume threshold, so a dead backend's breaker opens within a few requests.
+        breaker: { errorThresholdPercentage: 50, volumeThreshold: 4, resetTimeoutMs: 60_000 },
+        window: { sizeMs: 5_000, buckets: 5 },
       },
-      routes: {
-        chat: { backends: ['alpha', 'beta'], split: { alpha: 50, beta: 50 }, sticky: 'none' },
-        solo: { backends: ['gamma'] },
-      },
-      // A short window and a low volume threshold, so a dead backend's breaker opens within a few requests.
-      breaker: { errorThresholdPercentage: 50, volumeThreshold: 4, resetTimeoutMs: 60_000 },
-      window: { sizeMs: 5_000, buckets: 5 },
-    },
-  });
-  prom = await startPrometheus({ targets: [new URL(routecar.adminUrl).host] });
-  await prom.waitFor('up{job="routecar"}', (r) => r[0]?.value === 1);
-}, 40_000);
+    });
+    prom = await startPrometheus({ targets: [new URL(routecar.adminUrl).host] });
+    await prom.waitFor('up{job="routecar"}', (r) => r[0]?.value === 1);
+  }, 40_000);
 
-afterAll(async () => {
-  await prom?.stop();
-  await routecar?.stop();
-});
+  afterAll(async () => {
+    await prom?.stop();
+    await routecar?.stop();
+  });
+}
 
 interface Sent {
   readonly backend: string | null;
@@ -158,7 +158,9 @@ async function seriesNow(): Promise<Set<string>> {
 const byLabel = (r: { metric: Record<string, string>; value: number }[], label: string) =>
   Object.fromEntries(r.map((s) => [s.metric[label], s.value]));
 
-describe('routecar metrics in a real Prometheus', () => {
+describeWith(['prometheus'], 'routecar metrics in a real Prometheus', () => {
+  setUp();
+
   it('counts exactly the N requests sent, per backend exactly what the clients saw in x-routecar-backend', async () => {
     const N = 60;
     const sent = await send('chat', N, 6);
@@ -179,7 +181,7 @@ describe('routecar metrics in a real Prometheus', () => {
     expect(byLabel(outcomes, 'routecar_outcome')).toEqual({ success: N });
   });
 
-  it('exports the GenAI histograms with the conventions’ bucket boundaries', async () => {
+  it('exports the GenAI histograms with the conventions’ bucket boundaries, named with their unit suffix', async () => {
     // A stream with usage, so time to first token and time per output token have data too.
     const res = await fetch(`${routecar.baseURL}/chat/completions`, {
       method: 'POST',
@@ -194,12 +196,15 @@ describe('routecar metrics in a real Prometheus', () => {
     expect((await readSse(res)).done).toBe(true);
 
     const expected = {
-      gen_ai_client_operation_duration_bucket: DURATION_BUCKETS_S,
+      gen_ai_client_operation_duration_seconds_bucket: DURATION_BUCKETS_S,
       gen_ai_client_token_usage_bucket: TOKEN_BUCKETS,
-      gen_ai_server_time_to_first_token_bucket: TTFT_BUCKETS_S,
-      gen_ai_server_time_per_output_token_bucket: TPOT_BUCKETS_S,
+      gen_ai_client_operation_time_to_first_chunk_seconds_bucket: CHUNK_BUCKETS_S,
+      gen_ai_client_operation_time_per_output_chunk_seconds_bucket: CHUNK_BUCKETS_S,
     };
-    await prom.waitFor('count(gen_ai_server_time_per_output_token_bucket)', (r) => (r[0]?.value ?? 0) > 0);
+    await prom.waitFor(
+      'count(gen_ai_client_operation_time_per_output_chunk_seconds_bucket)',
+      (r) => (r[0]?.value ?? 0) > 0,
+    );
     for (const [metric, bounds] of Object.entries(expected)) {
       const les = (await prom.query(`count by (le) (${metric})`)).map((s) =>
         s.metric['le'] === '+Inf' ? Infinity : Number(s.metric['le']),
@@ -250,7 +255,8 @@ describe('routecar metrics in a real Prometheus', () => {
       'Breaker state',
       'Error ratio by backend (attempts)',
       'Call duration by backend (p50 / p95 / p99)',
-      'Time to first token by backend (p50 / p95)',
+      'Time to first chunk by backend (p50 / p95)',
+      'Window latency p95 (what the router sees)',
       'Tokens per minute by backend',
       'USD per minute by route and backend',
       'Traffic share by variant',
@@ -261,7 +267,7 @@ describe('routecar metrics in a real Prometheus', () => {
     }
   });
 
-  it('ships alert rules that promtool accepts and whose unit tests pass', async () => {
+  itWith(['promtool'], 'ships alert rules that promtool accepts and whose unit tests pass', async () => {
     const dir = join(REPO_ROOT, 'deploy/observability');
     const check = await run('promtool', ['check', 'rules', 'alerts.yml'], dir);
     expect(check.code, check.output).toBe(0);

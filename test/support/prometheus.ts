@@ -1,12 +1,15 @@
 /**
  * A real Prometheus server for end-to-end tests (the Debian `prometheus` binary on PATH): a
  * temporary config scraping the given targets every second, a temporary TSDB, an ephemeral port,
- * and its HTTP query API.
+ * and its HTTP query API. Suites using it go through `describeWith(['prometheus'], ...)`
+ * (external.ts), so a machine without the binary skips them; should one call this anyway, it
+ * fails at once with the reason rather than waiting for a server that never started.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EXTERNAL_TOOLS, findOnPath } from './external-tools.js';
 import { getFreePort } from './ports.js';
 import { ChildHandle, waitForHttp } from './processes.js';
 
@@ -39,6 +42,10 @@ export interface StartPrometheusOptions {
 }
 
 export async function startPrometheus(options: StartPrometheusOptions): Promise<PrometheusServer> {
+  const binary = findOnPath(EXTERNAL_TOOLS.prometheus.command);
+  if (binary === undefined) {
+    throw new Error(`prometheus is not on PATH (${EXTERNAL_TOOLS.prometheus.install})`);
+  }
   const dir = await mkdtemp(join(tmpdir(), 'routecar-prometheus-'));
   const port = await getFreePort();
   const interval = options.scrapeIntervalS ?? 1;
@@ -55,24 +62,28 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     '',
   ].join('\n');
   await writeFile(join(dir, 'prometheus.yml'), config);
-  const child = new ChildHandle(
-    'prometheus',
-    spawn(
-      'prometheus',
-      [
-        `--config.file=${join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--log.level=warn',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    ),
+  const proc = spawn(
+    binary,
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // A spawn failure is an 'error' event with no 'exit': without this it would crash the worker,
+  // and the readiness wait would run out its whole timeout.
+  const spawnFailed = new Promise<never>((_, reject) =>
+    proc.once('error', (err) => reject(new Error(`prometheus (${binary}) could not start: ${err.message}`))),
+  );
+  spawnFailed.catch(() => {});
+  const child = new ChildHandle('prometheus', proc);
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitForHttp(`${url}/-/ready`, { timeoutMs: 20_000, child });
+    await Promise.race([waitForHttp(`${url}/-/ready`, { timeoutMs: 20_000, child }), spawnFailed]);
   } catch (err) {
-    await child.kill('SIGKILL');
+    if (proc.pid !== undefined) await child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
     throw err;
   }

@@ -4,6 +4,7 @@ import {
   HistogramFamily,
   OVERFLOW_ATTRIBUTES,
   hrTimeOf,
+  labelKey,
 } from '../../../src/telemetry/aggregates.js';
 import { DataPointType, type Histogram } from '@opentelemetry/sdk-metrics';
 
@@ -54,5 +55,30 @@ describe('CounterFamily', () => {
       [{ x: 'b' }, 1],
     ]);
     expect(data.dataPoints[0]!.startTime).toEqual([1_700_000_000, 123_000_000]);
+  });
+});
+
+describe('series are keyed by their exported attributes', () => {
+  it('gives two keys with equal attributes one series, whatever the key order of the attributes', () => {
+    const c = new CounterFamily(desc, now);
+    c.get('chat.completions|chat', () => ({ op: 'chat', route: 'chat' })).add(1);
+    c.get('responses|chat', () => ({ route: 'chat', op: 'chat' })).add(2);
+    const data = c.toMetricData();
+    expect(data.dataPoints.map((p) => [p.attributes, p.value])).toEqual([[{ op: 'chat', route: 'chat' }, 3]]);
+  });
+
+  it('treats label values as Prometheus does: 8000 equals "8000", an empty value equals none', () => {
+    const h = new HistogramFamily(desc, [1], now);
+    h.get('a', () => ({ port: 8000, error: '' })).record(0.5);
+    h.get('b', () => ({ port: '8000' })).record(0.5);
+    expect(h.toMetricData().dataPoints).toHaveLength(1);
+    expect(labelKey({ b: 1, a: 'x' })).toBe(labelKey({ a: 'x', b: '1', c: undefined }));
+  });
+
+  it('counts the limit in exported series, not in keys', () => {
+    const c = new CounterFamily(desc, now, 2);
+    for (let i = 0; i < 10; i++) c.get(`k${i}`, () => ({ same: 'labels' })).add(1);
+    c.get('other', () => ({ other: 'labels' })).add(1);
+    expect(c.toMetricData().dataPoints.map((p) => p.value)).toEqual([10, 1]);
   });
 });

@@ -4,9 +4,8 @@ import {
   DURATION_BUCKETS_S,
   GEN_AI,
   ROUTECAR,
+  CHUNK_BUCKETS_S,
   TOKEN_BUCKETS,
-  TPOT_BUCKETS_S,
-  TTFT_BUCKETS_S,
 } from '../../../src/telemetry/names.js';
 import { RequestMetrics, type BackendInfo } from '../../../src/telemetry/request-metrics.js';
 import { attempt, collect, only, points, request, RESOURCE } from './fixtures.js';
@@ -37,6 +36,7 @@ describe('GenAI instruments, per attempt', () => {
     const [attributes, value] = points(duration)[0]!;
     expect(attributes).toEqual({
       'gen_ai.operation.name': 'chat',
+      'openai.api.type': 'chat_completions',
       'gen_ai.provider.name': 'openai',
       'gen_ai.request.model': 'chat',
       'gen_ai.response.model': 'model-alpha',
@@ -59,8 +59,9 @@ describe('GenAI instruments, per attempt', () => {
     const bounds = (name: string) => (points(data.get(name))[0]![1] as Histogram).buckets.boundaries;
     expect(bounds(GEN_AI.operationDuration)).toEqual(DURATION_BUCKETS_S);
     expect(bounds(GEN_AI.tokenUsage)).toEqual(TOKEN_BUCKETS);
-    expect(bounds(GEN_AI.timeToFirstToken)).toEqual(TTFT_BUCKETS_S);
-    expect(bounds(GEN_AI.timePerOutputToken)).toEqual(TPOT_BUCKETS_S);
+    expect(bounds(GEN_AI.timeToFirstChunk)).toEqual(CHUNK_BUCKETS_S);
+    expect(bounds(GEN_AI.timePerOutputChunk)).toEqual(CHUNK_BUCKETS_S);
+    expect(CHUNK_BUCKETS_S).toEqual(DURATION_BUCKETS_S);
     expect(TOKEN_BUCKETS[0]).toBe(1);
     expect(TOKEN_BUCKETS.at(-1)).toBe(67_108_864);
   });
@@ -111,11 +112,11 @@ describe('GenAI instruments, per attempt', () => {
       ['alpha', '400'],
       ['alpha', 'cancelled'],
     ]);
-    expect(data.get(GEN_AI.timeToFirstToken)).toBeUndefined();
+    expect(data.get(GEN_AI.timeToFirstChunk)).toBeUndefined();
     expect(data.get(GEN_AI.tokenUsage)).toBeUndefined();
   });
 
-  it('records time to first token for streams only, and time per output token when usage came', async () => {
+  it('records time to first chunk for streams only, and time per output chunk when usage came', async () => {
     const m = metrics();
     m.attemptFinished(attempt({ stream: false, firstChunkMs: 30 }));
     m.attemptFinished(
@@ -128,9 +129,9 @@ describe('GenAI instruments, per attempt', () => {
     );
     m.attemptFinished(attempt({ stream: true, firstChunkMs: 50, durationMs: 90, usage: undefined }));
     const data = await collect(m);
-    expect(only(data.get(GEN_AI.timeToFirstToken))).toMatchObject({ count: 2, sum: expect.closeTo(0.08, 6) });
+    expect(only(data.get(GEN_AI.timeToFirstChunk))).toMatchObject({ count: 2, sum: expect.closeTo(0.08, 6) });
     // (230 − 30) ms over the 40 tokens after the first one.
-    expect(only(data.get(GEN_AI.timePerOutputToken))).toMatchObject({
+    expect(only(data.get(GEN_AI.timePerOutputChunk))).toMatchObject({
       count: 1,
       sum: expect.closeTo(0.005, 6),
     });
@@ -140,14 +141,37 @@ describe('GenAI instruments, per attempt', () => {
     const m = metrics();
     m.attemptFinished(attempt({ endpoint: 'completions', backend: 'beta' }));
     m.attemptFinished(attempt({ endpoint: 'responses' }));
+    m.attemptFinished(attempt({ endpoint: 'embeddings', backend: 'beta' }));
     const ops = points((await collect(m)).get(GEN_AI.operationDuration)).map(([a]) => [
       a['gen_ai.operation.name'],
+      a['openai.api.type'],
       a['gen_ai.provider.name'],
     ]);
     expect(ops).toEqual([
-      ['text_completion', 'vllm'],
-      ['chat', 'openai'],
+      ['text_completion', 'completions', 'vllm'],
+      ['chat', 'responses', 'openai'],
+      ['embeddings', 'embeddings', 'vllm'],
     ]);
+  });
+
+  // Regression: Responses calls were recorded under the chat completions' exact attributes, so
+  // Prometheus kept one of the two series and the other vanished.
+  it('keeps chat completions and Responses calls of one route and backend in separate series', async () => {
+    const m = metrics();
+    for (const endpoint of ['chat.completions', 'responses'] as const) {
+      for (const stream of [false, true]) {
+        m.attemptFinished(attempt({ endpoint, stream, usage: { inputTokens: 10, outputTokens: 5 } }));
+      }
+    }
+    const data = await collect(m);
+    for (const name of Object.values(GEN_AI)) {
+      const labelSets = points(data.get(name)).map(([a]) => JSON.stringify(Object.entries(a).sort()));
+      expect(new Set(labelSets).size, name).toBe(labelSets.length);
+      expect(
+        points(data.get(name)).map(([a]) => a['openai.api.type']),
+        name,
+      ).toEqual(expect.arrayContaining(['chat_completions', 'responses']));
+    }
   });
 });
 
@@ -278,7 +302,7 @@ describe('routecar instruments, per request', () => {
     m.requestFinished(request({ costUsd: 0.5 }));
     m.requestFinished(request({ costUsd: undefined, usage: undefined }));
     const cost = (await collect(m)).get(ROUTECAR.costUsd);
-    expect(cost?.descriptor.unit).toBe('USD');
+    expect(cost?.descriptor.unit).toBe('{USD}');
     expect(points(cost)).toEqual([
       [{ 'routecar.route': 'chat', 'routecar.backend': 'alpha', 'routecar.variant': 'alpha' }, 0.75],
     ]);

@@ -106,12 +106,15 @@ describe('StateMetricsProducer', () => {
     const { state, producer } = setup();
     state.backends = [stats('alpha', { inflight: 3, errorRatio: 0.25, requests: 8 })];
     const data = await collect(producer);
-    expect(points(data.get(ROUTECAR.windowLatencySeconds)).map(([a, v]) => [a['quantile'], v])).toEqual([
+    const latency = points(data.get(ROUTECAR.windowLatencyQuantileSeconds));
+    expect(latency.map(([a, v]) => [a['routecar.quantile'], v])).toEqual([
       ['0.5', 0.1],
       ['0.95', 0.25],
       ['0.99', 0.4],
     ]);
-    expect(only(data.get(ROUTECAR.windowTtfbSeconds), { quantile: '0.99' })).toBe(0.08);
+    // Prometheus reserves `quantile` for summaries: these gauges never carry it.
+    expect(latency.every(([a]) => !('quantile' in a))).toBe(true);
+    expect(only(data.get(ROUTECAR.windowTtfbQuantileSeconds), { 'routecar.quantile': '0.99' })).toBe(0.08);
     expect(only(data.get(ROUTECAR.windowErrorRatio), { 'routecar.backend': 'alpha' })).toBe(0.25);
     expect(only(data.get(ROUTECAR.windowRequests), { 'routecar.backend': 'alpha' })).toBe(8);
     expect(only(data.get(ROUTECAR.inflightRequests), { 'routecar.backend': 'alpha' })).toBe(3);
@@ -120,7 +123,7 @@ describe('StateMetricsProducer', () => {
   it('leaves out quantiles of a backend without samples', async () => {
     const { state, producer } = setup();
     state.backends = [stats('alpha', { latency: undefined, ttfb: undefined })];
-    expect((await collect(producer)).get(ROUTECAR.windowLatencySeconds)).toBeUndefined();
+    expect((await collect(producer)).get(ROUTECAR.windowLatencyQuantileSeconds)).toBeUndefined();
   });
 
   it('drops the series of a backend that left the policy', async () => {
