@@ -16,13 +16,27 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Request headers that never go upstream as the app sent them: the body is rewritten per backend (its length set then), and the Host is the backend's. */
-const REPLACED = new Set(['content-length', 'host', 'x-request-id']);
+/**
+ * Request headers that never go upstream as the app sent them: the body is re-serialised per
+ * backend (its length set then, never compressed, never awaiting a 100-continue), and the Host is
+ * the backend's.
+ */
+const REPLACED = new Set([
+  'content-length',
+  'content-encoding',
+  'content-type',
+  'expect',
+  'host',
+  'x-request-id',
+]);
 
 /**
  * The app's request headers as every attempt sends them, built once: without hop-by-hop headers,
  * those named in `Connection`, routecar's own steering headers and the length, and with a request
- * id. A new object rather than deletes on the old one, which would turn it into a slow dictionary.
+ * id and `content-type: application/json` (every endpoint routecar serves takes JSON, and the body
+ * sent is routecar's re-serialisation). A new object rather than deletes on the old one, which
+ * would turn it into a slow dictionary. The app's credentials are still in it: see
+ * `upstreamHeadersFor`.
  */
 export function upstreamRequestHeaders(headers: IncomingHttpHeaders, requestId: string): IncomingHttpHeaders {
   const connection = headers.connection;
@@ -34,7 +48,60 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, requestId: 
     if (named !== undefined && named.includes(name)) continue;
     out[name] = headers[name];
   }
+  out['content-type'] = 'application/json';
   out['x-request-id'] = requestId;
+  return out;
+}
+
+/**
+ * Every header in which an app may carry a credential: the OpenAI bearer token, Azure's and
+ * Anthropic's key headers, a proxy's, and cookies. None reaches a backend that has its own key.
+ */
+export const APP_CREDENTIAL_HEADERS: readonly string[] = [
+  'authorization',
+  'proxy-authorization',
+  'api-key',
+  'x-api-key',
+  'cookie',
+];
+const CREDENTIALS = new Set(APP_CREDENTIAL_HEADERS);
+
+/** How a backend authenticates routecar's requests, as its policy entry says. */
+export interface BackendAuth {
+  /**
+   * True when the policy gives the backend a key of its own (`apiKeyEnv`): the app's credentials
+   * are then never sent to it, even when the variable turns out to be unset.
+   */
+  readonly ownKey: boolean;
+  /** The key, sent as `Authorization: Bearer`; undefined when the variable is unset or empty. */
+  readonly apiKey: string | undefined;
+}
+
+/** Reads the backend's key from `env` (once per backend, when its proxy is built). */
+export function backendAuth(
+  backend: { readonly apiKeyEnv: string | undefined },
+  env: Readonly<Record<string, string | undefined>>,
+): BackendAuth {
+  if (backend.apiKeyEnv === undefined) return { ownKey: false, apiKey: undefined };
+  const value = env[backend.apiKeyEnv];
+  return { ownKey: true, apiKey: value === undefined || value === '' ? undefined : value };
+}
+
+/**
+ * The headers one attempt sends to one backend, from the request's `upstreamRequestHeaders`.
+ * A backend with its own key gets that key and none of the app's credential headers. A backend
+ * without one gets the headers as they are (the same object: nothing to copy), the app's
+ * `authorization`, `api-key`, `x-api-key` and `cookie` included, so an app whose backends all
+ * take its own key keeps working through routecar. `shared` is never modified, so a failover from
+ * one kind of backend to the other starts from the app's headers again.
+ */
+export function upstreamHeadersFor(shared: IncomingHttpHeaders, auth: BackendAuth): IncomingHttpHeaders {
+  if (!auth.ownKey) return shared;
+  const out: IncomingHttpHeaders = {};
+  for (const name in shared) {
+    if (!CREDENTIALS.has(name.toLowerCase())) out[name] = shared[name];
+  }
+  if (auth.apiKey !== undefined) out.authorization = `Bearer ${auth.apiKey}`;
   return out;
 }
 
