@@ -3,6 +3,17 @@
  * environment is passed in. Nothing here loads an SDK; setup.ts loads only what these ask for.
  */
 
+/**
+ * The OTLP transport (OTEL_EXPORTER_OTLP_PROTOCOL and its per-signal variants): protobuf over
+ * HTTP, the specification's default (port 4318); gRPC (4317); or JSON over HTTP (4318).
+ */
+export type OtlpProtocol = 'http/protobuf' | 'grpc' | 'http/json';
+
+/** The specification's default protocol. */
+export const DEFAULT_OTLP_PROTOCOL: OtlpProtocol = 'http/protobuf';
+
+const OTLP_PROTOCOLS: readonly OtlpProtocol[] = ['http/protobuf', 'grpc', 'http/json'];
+
 /** How traces are sampled (OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG). */
 export interface SamplerSettings {
   /** Root sampling: always, never, or a fraction of trace ids. */
@@ -14,8 +25,10 @@ export interface SamplerSettings {
 }
 
 export interface TraceSettings {
-  /** Where spans go: an OTLP/HTTP (JSON) endpoint, or stdout. */
+  /** Where spans go: an OTLP endpoint, or stdout. */
   readonly exporter: 'otlp' | 'console';
+  /** For `otlp`: the transport (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL). */
+  readonly protocol: OtlpProtocol;
   readonly sampler: SamplerSettings;
   /** BatchSpanProcessor options (OTEL_BSP_*). */
   readonly scheduleDelayMillis: number;
@@ -29,9 +42,15 @@ export interface TelemetrySettings {
   readonly enabled: boolean;
   /** Prometheus text on the admin listener's /metrics (off only with OTEL_METRICS_EXPORTER=none). */
   readonly prometheus: boolean;
-  /** Push metrics over OTLP/HTTP (JSON); undefined when not asked for. */
+  /** Push metrics over OTLP; undefined when not asked for. */
   readonly otlpMetrics:
-    { readonly exportIntervalMillis: number; readonly exportTimeoutMillis: number } | undefined;
+    | {
+        /** OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL. */
+        readonly protocol: OtlpProtocol;
+        readonly exportIntervalMillis: number;
+        readonly exportTimeoutMillis: number;
+      }
+    | undefined;
   /** Traces; undefined when not asked for or when the sampler can never sample. */
   readonly traces: TraceSettings | undefined;
   /** ROUTECAR_METRICS_TENANT_LABEL=true: the cost counter carries `routecar.tenant`. */
@@ -54,16 +73,6 @@ export function telemetrySettings(env: Env): TelemetrySettings {
   const enabled = !isTrue(env.OTEL_SDK_DISABLED);
   const metricsExporters = list(env.OTEL_METRICS_EXPORTER);
   const tracesExporters = list(env.OTEL_TRACES_EXPORTER);
-  const protocol = (
-    env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ||
-    env.OTEL_EXPORTER_OTLP_PROTOCOL ||
-    'http/json'
-  ).trim();
-  if (protocol !== 'http/json') {
-    warnings.push(
-      `OTEL_EXPORTER_OTLP_PROTOCOL=${protocol}: routecar sends OTLP over HTTP as JSON (http/json) only`,
-    );
-  }
 
   const metricsOff = metricsExporters?.includes('none') ?? false;
   for (const name of metricsExporters ?? []) {
@@ -81,6 +90,7 @@ export function telemetrySettings(env: Env): TelemetrySettings {
     otlpMetrics:
       enabled && otlpMetrics && !metricsOff
         ? {
+            protocol: otlpProtocol(env, 'METRICS', warnings),
             exportIntervalMillis: positive(
               env,
               'OTEL_METRIC_EXPORT_INTERVAL',
@@ -130,6 +140,7 @@ function traceSettings(
   }
   return {
     exporter,
+    protocol: exporter === 'otlp' ? otlpProtocol(env, 'TRACES', warnings) : DEFAULT_OTLP_PROTOCOL,
     sampler,
     scheduleDelayMillis: positive(env, 'OTEL_BSP_SCHEDULE_DELAY', 5_000, warnings),
     maxQueueSize: positive(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2_048, warnings),
@@ -157,6 +168,24 @@ export function samplerSettings(env: Env, warnings: string[] = []): SamplerSetti
     return { root: 'always_on', ratio: 1, parentBased: true };
   }
   return { root, ratio, parentBased };
+}
+
+/**
+ * The protocol of one signal: its own variable, else the general one, else `http/protobuf`. An
+ * unknown value is warned about and replaced by the default, as the SDKs do.
+ */
+export function otlpProtocol(env: Env, signal: 'METRICS' | 'TRACES', warnings: string[] = []): OtlpProtocol {
+  for (const name of [`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`, 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') continue;
+    const value = raw.toLowerCase() as OtlpProtocol;
+    if (OTLP_PROTOCOLS.includes(value)) return value;
+    warnings.push(
+      `${name}: unknown protocol "${raw}" (expected ${OTLP_PROTOCOLS.join(', ')}); using ${DEFAULT_OTLP_PROTOCOL}`,
+    );
+    return DEFAULT_OTLP_PROTOCOL;
+  }
+  return DEFAULT_OTLP_PROTOCOL;
 }
 
 /** A comma-separated list, lower-cased; undefined when the variable is unset or empty. */

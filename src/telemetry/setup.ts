@@ -1,6 +1,7 @@
 /**
  * Starts routecar's telemetry from its settings: the meter provider with the Prometheus reader
- * (served on the admin listener's /metrics) and, when asked, an OTLP/HTTP reader; the request
+ * (served on the admin listener's /metrics) and, when asked, an OTLP reader (http/protobuf, grpc
+ * or http/json); the request
  * path observers; and tracing when configured. The OTLP exporters and the trace SDK are imported
  * only when the settings ask for them: routecar runs in every pod, and what is not configured
  * should cost neither start-up time nor memory.
@@ -84,12 +85,11 @@ export async function startTelemetry(settings: TelemetrySettings, logger: Logger
     : undefined;
   if (prometheus) readers.push(prometheus);
   if (settings.otlpMetrics) {
-    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
-    const { exportIntervalMillis, exportTimeoutMillis } = settings.otlpMetrics;
+    const { createMetricExporter } = await import('./otlp-exporters.js');
+    const { protocol, exportIntervalMillis, exportTimeoutMillis } = settings.otlpMetrics;
     readers.push(
       new PeriodicExportingMetricReader({
-        // Endpoint, headers, timeout and temporality come from the OTEL_EXPORTER_OTLP_* variables.
-        exporter: new OTLPMetricExporter(),
+        exporter: await createMetricExporter(protocol),
         exportIntervalMillis,
         exportTimeoutMillis: Math.min(exportTimeoutMillis, exportIntervalMillis),
         metricProducers,
@@ -110,8 +110,10 @@ export async function startTelemetry(settings: TelemetrySettings, logger: Logger
 
   const summary = {
     prometheus: settings.prometheus,
-    otlpMetrics: settings.otlpMetrics !== undefined,
-    traces: settings.traces ? `${settings.traces.exporter} (${samplerName(settings.traces.sampler)})` : 'off',
+    otlpMetrics: settings.otlpMetrics?.protocol ?? false,
+    traces: settings.traces
+      ? `${settings.traces.exporter === 'otlp' ? `otlp ${settings.traces.protocol}` : settings.traces.exporter} (${samplerName(settings.traces.sampler)})`
+      : 'off',
     tenantLabel: settings.tenantLabel,
     serviceName: String(resource.attributes['service.name'] ?? ''),
   };

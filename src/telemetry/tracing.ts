@@ -83,7 +83,7 @@ export interface TracingOptions {
 
 export async function startTracing(options: TracingOptions): Promise<Tracing> {
   const { settings } = options;
-  const exporter = options.exporter ?? (await createExporter(settings.exporter));
+  const exporter = options.exporter ?? (await createExporter(settings));
   const provider = new TracerProvider({
     resource: options.resource,
     sampler: createSampler(settings.sampler),
@@ -105,11 +105,10 @@ export async function startTracing(options: TracingOptions): Promise<Tracing> {
   };
 }
 
-async function createExporter(kind: TraceSettings['exporter']): Promise<SpanExporter> {
-  if (kind === 'console') return new ConsoleSpanExporter();
-  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-  // Endpoint, headers, timeout and compression come from the OTEL_EXPORTER_OTLP_* variables.
-  return new OTLPTraceExporter();
+async function createExporter(settings: TraceSettings): Promise<SpanExporter> {
+  if (settings.exporter === 'console') return new ConsoleSpanExporter();
+  const { createSpanExporter } = await import('./otlp-exporters.js');
+  return createSpanExporter(settings.protocol);
 }
 
 export function createSampler(s: SamplerSettings): Sampler {

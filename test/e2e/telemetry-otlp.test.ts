@@ -1,12 +1,14 @@
 /**
- * routecar pushing OTLP/HTTP (JSON) to a receiver in the test: its metrics, with the resource
- * attributes a Kubernetes downward API would fill, and the trace of a request that failed over.
- * The route's first backend is a port nobody listens on, so every request fails over once.
+ * routecar pushing OTLP to a receiver in the test, once per protocol of OTEL_EXPORTER_OTLP_PROTOCOL
+ * (unset: http/protobuf, the specification's default; grpc; http/json): its metrics, with the
+ * resource attributes a Kubernetes downward API would fill, and the trace of a request that failed
+ * over, decoded whatever the wire format. The route's first backend is a port nobody listens on, so
+ * every request fails over once. A last suite sends metrics and traces over different protocols.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useFakeUpstreams, type FakeUpstream } from '../support/fake-upstream.js';
-import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
+import { startOtlpReceiver, type OtlpReceiver, type OtlpWireProtocol } from '../support/otlp-receiver.js';
 import { getFreePort } from '../support/ports.js';
 import { useProcesses } from '../support/processes.js';
 import { startRoutecar, type Routecar } from '../support/routecar.js';
@@ -14,20 +16,28 @@ import { startRoutecar, type Routecar } from '../support/routecar.js';
 const procs = useProcesses(afterAll);
 const startUpstream = useFakeUpstreams(afterAll);
 
-let receiver: OtlpReceiver;
-let live: FakeUpstream;
-let routecar: Routecar;
+/** The content type each protocol's exports must arrive with. */
+const CONTENT_TYPE: Record<OtlpWireProtocol, string> = {
+  'http/protobuf': 'application/x-protobuf',
+  grpc: 'application/grpc',
+  'http/json': 'application/json',
+};
 
-beforeAll(async () => {
-  receiver = await startOtlpReceiver();
-  live = await startUpstream({ name: 'live' });
+/** Starts a receiver and a routecar exporting to it with `env` (endpoints filled in by `endpoints`). */
+async function start(
+  name: string,
+  endpoints: (receiver: OtlpReceiver) => Record<string, string>,
+  env: Record<string, string> = {},
+): Promise<{ receiver: OtlpReceiver; live: FakeUpstream; routecar: Routecar }> {
+  const receiver = await startOtlpReceiver();
+  const live = await startUpstream({ name: 'live' });
   const deadPort = await getFreePort();
-  routecar = await startRoutecar({
+  const routecar = await startRoutecar({
     group: procs,
-    name: 'routecar (otlp)',
+    name: `routecar (otlp ${name})`,
     env: {
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      ...endpoints(receiver),
+      ...env,
       OTEL_METRIC_EXPORT_INTERVAL: '300',
       OTEL_TRACES_EXPORTER: 'otlp',
       OTEL_BSP_SCHEDULE_DELAY: '100',
@@ -46,14 +56,10 @@ beforeAll(async () => {
       breaker: { errorThresholdPercentage: 100, volumeThreshold: 1000, resetTimeoutMs: 60_000 },
     },
   });
-}, 30_000);
+  return { receiver, live, routecar };
+}
 
-afterAll(async () => {
-  await routecar?.stop();
-  await receiver?.close();
-});
-
-async function chat(headers: Record<string, string> = {}): Promise<Response> {
+async function chat(routecar: Routecar, headers: Record<string, string> = {}): Promise<Response> {
   const res = await fetch(`${routecar.baseURL}/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -63,9 +69,49 @@ async function chat(headers: Record<string, string> = {}): Promise<Response> {
   return res;
 }
 
-describe('OTLP/HTTP export', () => {
+const PROTOCOLS: [label: string, protocol: string | undefined, expected: OtlpWireProtocol][] = [
+  ['OTEL_EXPORTER_OTLP_PROTOCOL unset', undefined, 'http/protobuf'],
+  ['OTEL_EXPORTER_OTLP_PROTOCOL=grpc', 'grpc', 'grpc'],
+  ['OTEL_EXPORTER_OTLP_PROTOCOL=http/json', 'http/json', 'http/json'],
+];
+
+describe.each(PROTOCOLS)('OTLP export, %s', (label, protocol, expected) => {
+  let receiver: OtlpReceiver;
+  let live: FakeUpstream;
+  let routecar: Routecar;
+
+  beforeAll(async () => {
+    ({ receiver, live, routecar } = await start(
+      expected,
+      (r) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: expected === 'grpc' ? r.grpcUrl : r.url }),
+      protocol === undefined ? {} : { OTEL_EXPORTER_OTLP_PROTOCOL: protocol },
+    ));
+  }, 30_000);
+
+  afterAll(async () => {
+    await routecar?.stop();
+    await receiver?.close();
+  });
+
+  it(`sends metrics and spans as ${expected}, and nothing else`, async () => {
+    await chat(routecar);
+    await receiver.waitFor(() =>
+      ['metrics', 'traces'].every((s) => receiver.received.some((r) => r.signal === s)),
+    );
+    const seen = new Set(receiver.received.map((r) => `${r.signal} ${r.protocol} ${r.contentType}`));
+    expect([...seen].sort(), label).toEqual([
+      `metrics ${expected} ${CONTENT_TYPE[expected]}`,
+      `traces ${expected} ${CONTENT_TYPE[expected]}`,
+    ]);
+    // The bytes on the wire carry routecar's metric names, whatever the encoding.
+    const metricBytes = Buffer.concat(
+      receiver.received.filter((r) => r.signal === 'metrics').map((r) => r.body),
+    );
+    expect(metricBytes.includes('gen_ai.client.operation.duration')).toBe(true);
+  });
+
   it('sends routecar’s metrics with service.name=routecar and the pod, namespace and node', async () => {
-    const res = await chat();
+    const res = await chat(routecar);
     expect(res.headers.get('x-routecar-backend')).toBe('live');
 
     const point = await receiver.waitFor(() =>
@@ -101,7 +147,7 @@ describe('OTLP/HTTP export', () => {
     const traceId = randomBytes(16).toString('hex');
     const clientSpan = randomBytes(8).toString('hex');
     const before = live.stats.requests;
-    const res = await chat({ traceparent: `00-${traceId}-${clientSpan}-01` });
+    const res = await chat(routecar, { traceparent: `00-${traceId}-${clientSpan}-01` });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-routecar-attempts')).toBe('2');
 
@@ -146,5 +192,42 @@ describe('OTLP/HTTP export', () => {
     // The backend that answered was handed the second attempt's span as its parent.
     expect(live.stats.requests).toBe(before + 1);
     expect(live.stats.lastRequest?.headers['traceparent']).toBe(`00-${traceId}-${attempts[1]!.spanId}-01`);
+  });
+});
+
+describe('OTLP export, a protocol per signal', () => {
+  let receiver: OtlpReceiver;
+  let routecar: Routecar;
+
+  beforeAll(async () => {
+    ({ receiver, routecar } = await start(
+      'per signal',
+      (r) => ({
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: r.grpcUrl,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${r.url}/v1/traces`,
+      }),
+      {
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+      },
+    ));
+  }, 30_000);
+
+  afterAll(async () => {
+    await routecar?.stop();
+    await receiver?.close();
+  });
+
+  it('sends metrics over OTEL_EXPORTER_OTLP_METRICS_PROTOCOL and spans over OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', async () => {
+    await chat(routecar);
+    await receiver.waitFor(() =>
+      ['metrics', 'traces'].every((s) => receiver.received.some((r) => r.signal === s)),
+    );
+    expect(new Set(receiver.received.map((r) => `${r.signal} ${r.protocol}`))).toEqual(
+      new Set(['metrics grpc', 'traces http/protobuf']),
+    );
+    expect(receiver.points().some((p) => p.metric === 'routecar.requests')).toBe(true);
+    expect(receiver.spans().some((s) => s.kind === 2)).toBe(true);
   });
 });

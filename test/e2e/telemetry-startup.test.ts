@@ -83,12 +83,26 @@ async function run(name: string, env: Record<string, string>, traceparent: strin
 }
 
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
-const LAZY = [
-  '@opentelemetry/sdk-trace',
-  '@opentelemetry/exporter-trace-otlp-http',
-  '@opentelemetry/exporter-metrics-otlp-http',
-  '@opentelemetry/otlp-exporter-base',
-];
+/** The packages of each OTLP protocol (the metrics ones of proto and grpc build on the http one). */
+const BY_PROTOCOL = {
+  'http/protobuf': [
+    '@opentelemetry/exporter-metrics-otlp-proto',
+    '@opentelemetry/exporter-trace-otlp-proto',
+    '@opentelemetry/otlp-exporter-base',
+  ],
+  grpc: [
+    '@opentelemetry/exporter-metrics-otlp-grpc',
+    '@opentelemetry/exporter-trace-otlp-grpc',
+    '@opentelemetry/otlp-grpc-exporter-base',
+    '@grpc/grpc-js',
+  ],
+  'http/json': [
+    '@opentelemetry/exporter-metrics-otlp-http',
+    '@opentelemetry/exporter-trace-otlp-http',
+    '@opentelemetry/otlp-exporter-base',
+  ],
+} as const;
+const LAZY = ['@opentelemetry/sdk-trace', ...new Set(Object.values(BY_PROTOCOL).flat())];
 
 describe('what telemetry loads', () => {
   it('by default serves Prometheus metrics without loading the trace SDK or any OTLP exporter, and passes the app’s traceparent on untouched', async () => {
@@ -100,16 +114,46 @@ describe('what telemetry loads', () => {
     expect(r.upstreamTraceparent).toBe(TRACEPARENT);
   });
 
-  it('loads the trace SDK and the OTLP exporters once OTLP is configured, and then sends its own span upstream', async () => {
+  it('loads the trace SDK and the http/protobuf exporters once OTLP is configured, and then sends its own span upstream', async () => {
     const r = await run(
       'otlp',
       { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_BSP_SCHEDULE_DELAY: '60000' },
       TRACEPARENT,
     );
-    for (const p of LAZY) expect(r.packages, p).toContain(p);
+    expect(r.packages).toContain('@opentelemetry/sdk-trace');
+    for (const p of BY_PROTOCOL['http/protobuf']) expect(r.packages, p).toContain(p);
+    for (const p of [...BY_PROTOCOL.grpc, '@opentelemetry/exporter-trace-otlp-http'])
+      expect(r.packages, p).not.toContain(p);
     expect(r.upstreamTraceparent).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/);
     expect(r.upstreamTraceparent).not.toBe(TRACEPARENT);
   });
+
+  it.each(['grpc', 'http/json'] as const)(
+    'with OTEL_EXPORTER_OTLP_PROTOCOL=%s loads that protocol’s exporters and not the others',
+    async (protocol) => {
+      const r = await run(
+        protocol.replace('/', '-'),
+        {
+          OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
+          OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+          OTEL_BSP_SCHEDULE_DELAY: '60000',
+        },
+        TRACEPARENT,
+      );
+      for (const p of BY_PROTOCOL[protocol]) expect(r.packages, p).toContain(p);
+      const others = (Object.keys(BY_PROTOCOL) as (keyof typeof BY_PROTOCOL)[])
+        .filter((k) => k !== protocol)
+        .flatMap((k) => BY_PROTOCOL[k])
+        // The proto and grpc metric exporters build on the http one and its base.
+        .filter(
+          (p) =>
+            !(BY_PROTOCOL[protocol] as readonly string[]).includes(p) &&
+            p !== '@opentelemetry/exporter-metrics-otlp-http' &&
+            p !== '@opentelemetry/otlp-exporter-base',
+        );
+      for (const p of others) expect(r.packages, p).not.toContain(p);
+    },
+  );
 
   it('with OTEL_SDK_DISABLED=true loads no OpenTelemetry package at all and serves no /metrics', async () => {
     const r = await run('disabled', { OTEL_SDK_DISABLED: 'true' }, TRACEPARENT);

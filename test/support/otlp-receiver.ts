@@ -1,10 +1,23 @@
 /**
- * An OTLP/HTTP receiver for end-to-end tests: accepts JSON exports (`OTEL_EXPORTER_OTLP_PROTOCOL=
- * http/json`) on /v1/metrics and /v1/traces, keeps them, and flattens them into spans and metric
- * data points that tests can search.
+ * An OTLP receiver for end-to-end tests, for each protocol of OTEL_EXPORTER_OTLP_PROTOCOL:
+ * - `http/json` and `http/protobuf`: POST /v1/metrics and /v1/traces on `url`, told apart by
+ *   content type (`application/json`, `application/x-protobuf`), gzip or not;
+ * - `grpc`: the OTLP gRPC services' Export methods on `grpcUrl`, a plaintext HTTP/2 server
+ *   answering each call with an empty response and `grpc-status: 0`.
+ * Protobuf bodies are decoded (otlp-protobuf.ts) into the OTLP/JSON shape, so whatever the
+ * protocol the exports are kept alike, and flattened into spans and metric data points that tests
+ * can search. `received` says how each export arrived.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import {
+  createServer as createHttp2Server,
+  constants as h2,
+  type Http2Server,
+  type ServerHttp2Session,
+} from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { decodeMetricsRequest, decodeTraceRequest } from './otlp-protobuf.js';
 
 /** An OTLP JSON attribute value (only the kinds routecar sends). */
 interface AnyValue {
@@ -45,11 +58,30 @@ export interface ReceivedPoint {
   readonly explicitBounds?: readonly number[];
 }
 
+/** The protocols of OTEL_EXPORTER_OTLP_PROTOCOL. */
+export type OtlpWireProtocol = 'http/json' | 'http/protobuf' | 'grpc';
+
+/** How one export arrived. */
+export interface ReceivedExport {
+  readonly signal: 'metrics' | 'traces';
+  readonly protocol: OtlpWireProtocol;
+  /** The request's content type. */
+  readonly contentType: string;
+  /** Body bytes as received (compressed, and for gRPC the framed message). */
+  readonly bytes: number;
+  /** The decoded (uncompressed) message. */
+  readonly body: Buffer;
+}
+
 export interface OtlpReceiver {
-  /** `http://127.0.0.1:port`, for OTEL_EXPORTER_OTLP_ENDPOINT. */
+  /** `http://127.0.0.1:port`: OTEL_EXPORTER_OTLP_ENDPOINT for `http/json` and `http/protobuf`. */
   readonly url: string;
-  /** Raw JSON bodies per path, in arrival order. */
+  /** `http://127.0.0.1:port`: OTEL_EXPORTER_OTLP_ENDPOINT for `grpc`. */
+  readonly grpcUrl: string;
+  /** Export bodies in the OTLP/JSON shape, per path (`/v1/metrics`, `/v1/traces`), in arrival order. */
   readonly posts: ReadonlyMap<string, readonly unknown[]>;
+  /** Every export, in arrival order, with its protocol. */
+  readonly received: readonly ReceivedExport[];
   /** Every span received so far. */
   spans(): ReceivedSpan[];
   /** Every metric data point of every export so far (later exports repeat cumulative points). */
@@ -59,27 +91,112 @@ export interface OtlpReceiver {
   close(): Promise<void>;
 }
 
+/** The OTLP/HTTP paths and the gRPC methods, per signal. */
+const HTTP_PATHS = { '/v1/metrics': 'metrics', '/v1/traces': 'traces' } as const;
+const GRPC_PATHS = {
+  '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export': 'metrics',
+  '/opentelemetry.proto.collector.trace.v1.TraceService/Export': 'traces',
+} as const;
+const SIGNAL_PATH = { metrics: '/v1/metrics', traces: '/v1/traces' } as const;
+
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const posts = new Map<string, unknown[]>();
+  const received: ReceivedExport[] = [];
+
+  /** Decodes and keeps one export; throws on a body that is not what its protocol says. */
+  const keep = (
+    signal: 'metrics' | 'traces',
+    protocol: OtlpWireProtocol,
+    contentType: string,
+    bytes: number,
+    message: Buffer,
+  ): void => {
+    const body =
+      protocol === 'http/json'
+        ? (JSON.parse(message.toString('utf8')) as unknown)
+        : signal === 'metrics'
+          ? decodeMetricsRequest(message)
+          : decodeTraceRequest(message);
+    const path = SIGNAL_PATH[signal];
+    if (!posts.has(path)) posts.set(path, []);
+    posts.get(path)!.push(body);
+    received.push({ signal, protocol, contentType, bytes, body: message });
+  };
+
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const path = (req.url ?? '/').split('?')[0]!;
+      const signal = HTTP_PATHS[(req.url ?? '/').split('?')[0]! as keyof typeof HTTP_PATHS];
+      const contentType = mediaType(req.headers);
+      const protocol =
+        contentType === 'application/json'
+          ? 'http/json'
+          : contentType === 'application/x-protobuf'
+            ? 'http/protobuf'
+            : undefined;
+      const raw = Buffer.concat(chunks);
       try {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-        if (!posts.has(path)) posts.set(path, []);
-        posts.get(path)!.push(body);
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end('{}');
-      } catch {
-        res.writeHead(400, { 'content-type': 'application/json' });
-        res.end('{"error":"only OTLP/HTTP JSON is accepted"}');
+        if (req.method !== 'POST' || signal === undefined || protocol === undefined)
+          throw new Error(`unexpected ${req.method} ${req.url} (${contentType})`);
+        const message = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+        keep(signal, protocol, contentType, raw.length, message);
+        // An empty Export*ServiceResponse, in the request's encoding.
+        res.writeHead(200, { 'content-type': contentType });
+        res.end(protocol === 'http/json' ? '{}' : undefined);
+      } catch (err) {
+        res.writeHead(400, { 'content-type': 'text/plain' });
+        res.end(String(err));
       }
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  // gRPC: each message is framed as 1 byte "compressed" flag, 4 bytes big-endian length, the bytes.
+  const grpc: Http2Server = createHttp2Server();
+  grpc.on('stream', (stream, headers) => {
+    const signal = GRPC_PATHS[headers[h2.HTTP2_HEADER_PATH] as keyof typeof GRPC_PATHS];
+    const contentType = String(headers[h2.HTTP2_HEADER_CONTENT_TYPE] ?? '');
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      let status = 0;
+      let message = '';
+      try {
+        if (signal === undefined) throw new Error(`unknown method ${String(headers[h2.HTTP2_HEADER_PATH])}`);
+        if (!contentType.startsWith('application/grpc')) throw new Error(`content-type ${contentType}`);
+        const raw = Buffer.concat(chunks);
+        if (raw.length < 5) throw new Error('no gRPC message');
+        const length = raw.readUInt32BE(1);
+        const framed = raw.subarray(5, 5 + length);
+        const body = raw[0] === 1 ? gunzipSync(framed) : framed;
+        keep(signal, 'grpc', contentType, raw.length, body);
+      } catch (err) {
+        status = 3; // INVALID_ARGUMENT
+        message = String(err);
+      }
+      stream.respond(
+        { [h2.HTTP2_HEADER_STATUS]: 200, 'content-type': 'application/grpc' },
+        { waitForTrailers: true },
+      );
+      stream.on('wantTrailers', () =>
+        stream.sendTrailers({
+          'grpc-status': String(status),
+          ...(message ? { 'grpc-message': encodeURIComponent(message) } : {}),
+        }),
+      );
+      // An empty Export*ServiceResponse: uncompressed, zero length.
+      stream.end(status === 0 ? Buffer.from([0, 0, 0, 0, 0]) : undefined);
+    });
+  });
+  const sessions = new Set<ServerHttp2Session>();
+  grpc.on('session', (session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  await new Promise<void>((resolve) => grpc.listen(0, '127.0.0.1', resolve));
+  const grpcUrl = `http://127.0.0.1:${(grpc.address() as AddressInfo).port}`;
 
   const spans = (): ReceivedSpan[] => {
     const out: ReceivedSpan[] = [];
@@ -158,7 +275,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
 
   return {
     url,
+    grpcUrl,
     posts,
+    received,
     spans,
     points,
     async waitFor(select, timeoutMs = 10_000) {
@@ -174,11 +293,20 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },
-    close() {
+    async close() {
       server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
+      for (const session of sessions) session.destroy();
+      await Promise.all([
+        new Promise<void>((resolve) => server.close(() => resolve())),
+        new Promise<void>((resolve) => grpc.close(() => resolve())),
+      ]);
     },
   };
+}
+
+/** The media type of a request, without parameters, lower-cased. */
+function mediaType(headers: IncomingHttpHeaders): string {
+  return (headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
 function attributes(list: readonly KeyValue[] | undefined): Record<string, string | number | boolean> {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_METRIC_EXPORT_INTERVAL_MS,
+  DEFAULT_OTLP_PROTOCOL,
   DEFAULT_TENANT_LIMIT,
   telemetrySettings,
 } from '../../../src/telemetry/settings.js';
@@ -64,12 +65,62 @@ describe('telemetrySettings: metrics', () => {
       otlpMetrics: undefined,
     });
   });
+});
 
-  it('warns that only http/json is sent when another OTLP protocol is asked for', () => {
-    expect(telemetrySettings({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).warnings).toEqual([
-      expect.stringContaining('http/json'),
+describe('telemetrySettings: OTLP protocol', () => {
+  const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' };
+  const protocols = (env: Record<string, string>) => {
+    const s = telemetrySettings({ ...endpoint, ...env });
+    return [s.otlpMetrics?.protocol, s.traces?.protocol, s.warnings];
+  };
+
+  it('is http/protobuf, the specification’s default, when nothing says otherwise', () => {
+    expect(DEFAULT_OTLP_PROTOCOL).toBe('http/protobuf');
+    expect(protocols({})).toEqual(['http/protobuf', 'http/protobuf', []]);
+  });
+
+  const table: Array<[string, Record<string, string>, string, string]> = [
+    ['the general variable, grpc', { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, 'grpc', 'grpc'],
+    [
+      'the general variable, http/json',
+      { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
+      'http/json',
+      'http/json',
+    ],
+    ['in capitals, with spaces', { OTEL_EXPORTER_OTLP_PROTOCOL: ' GRPC ' }, 'grpc', 'grpc'],
+    [
+      'per signal, over the general one',
+      {
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+      },
+      'http/json',
+      'http/protobuf',
+    ],
+    ['one signal only', { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' }, 'http/protobuf', 'grpc'],
+    [
+      'an empty per-signal variable',
+      { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: '', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
+      'grpc',
+      'grpc',
+    ],
+  ];
+  it.each(table)('honours %s', (_name, env, metrics, traces) => {
+    expect(protocols(env)).toEqual([metrics, traces, []]);
+  });
+
+  it('warns about an unknown protocol and uses the default', () => {
+    const [metrics, traces, warnings] = protocols({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/xml' });
+    expect([metrics, traces]).toEqual(['http/protobuf', 'http/protobuf']);
+    expect(warnings).toEqual([
+      expect.stringContaining('OTEL_EXPORTER_OTLP_PROTOCOL: unknown protocol "http/xml"'),
+      expect.stringContaining('OTEL_EXPORTER_OTLP_PROTOCOL: unknown protocol "http/xml"'),
     ]);
-    expect(telemetrySettings({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).warnings).toEqual([]);
+  });
+
+  it('reads no protocol, and warns about none, when nothing is exported over OTLP', () => {
+    expect(telemetrySettings({ OTEL_EXPORTER_OTLP_PROTOCOL: 'nonsense' }).warnings).toEqual([]);
   });
 });
 
