@@ -15,6 +15,17 @@
  */
 export type FakeMode = 'ok' | 'error500' | 'rateLimit' | 'hang' | 'resetBeforeHeaders' | 'resetMidStream';
 
+/**
+ * How `GET /metrics` answers (the model-server load page routecar scrapes).
+ * - `ok`: vLLM's text format, with `queueDepth`, `kvCacheUsage` and the requests in flight
+ * - `error500`: 500 with a short text body
+ * - `garbage`: 200 with a page that is not Prometheus text
+ * - `hang`: accepted and never answered
+ */
+export type FakeMetricsMode = 'ok' | 'error500' | 'garbage' | 'hang';
+
+export const FAKE_METRICS_MODES: readonly FakeMetricsMode[] = ['ok', 'error500', 'garbage', 'hang'];
+
 export const FAKE_MODES: readonly FakeMode[] = [
   'ok',
   'error500',
@@ -42,6 +53,12 @@ export interface FakeBehaviour {
   readonly retryAfterSec: number;
   /** Chunks sent by `resetMidStream` before the socket is destroyed. */
   readonly midStreamChunks: number;
+  /** `vllm:num_requests_waiting` served on `/metrics` (the server's queue, as set). */
+  readonly queueDepth: number;
+  /** `vllm:kv_cache_usage_perc` served on `/metrics`, 0..1. */
+  readonly kvCacheUsage: number;
+  /** How `/metrics` answers. */
+  readonly metricsMode: FakeMetricsMode;
 }
 
 export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
@@ -53,6 +70,9 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   failureRate: 0,
   retryAfterSec: 1,
   midStreamChunks: 2,
+  queueDepth: 0,
+  kvCacheUsage: 0,
+  metricsMode: 'ok',
 };
 
 /** A partial behaviour, as accepted by `configure()`, the control API and the headers. */
@@ -61,7 +81,7 @@ export type BehaviourPatch = { -readonly [K in keyof FakeBehaviour]?: FakeBehavi
 export type PatchResult =
   { readonly ok: true; readonly patch: BehaviourPatch } | { readonly ok: false; readonly error: string };
 
-type NumericField = Exclude<keyof FakeBehaviour, 'mode' | 'tokens'>;
+type NumericField = Exclude<keyof FakeBehaviour, 'mode' | 'tokens' | 'metricsMode'>;
 const NUMERIC_FIELDS: readonly NumericField[] = [
   'latencyMs',
   'jitterMs',
@@ -69,6 +89,8 @@ const NUMERIC_FIELDS: readonly NumericField[] = [
   'failureRate',
   'retryAfterSec',
   'midStreamChunks',
+  'queueDepth',
+  'kvCacheUsage',
 ];
 
 /** The behaviour fields of `source` (which may carry other options too). */
@@ -99,6 +121,11 @@ export function parseBehaviourPatch(input: Readonly<Record<string, unknown>>): P
         return { ok: false, error: `mode: expected one of ${FAKE_MODES.join(', ')}` };
       }
       patch.mode = raw as FakeMode;
+    } else if (key === 'metricsMode') {
+      if (typeof raw !== 'string' || !(FAKE_METRICS_MODES as readonly string[]).includes(raw)) {
+        return { ok: false, error: `metricsMode: expected one of ${FAKE_METRICS_MODES.join(', ')}` };
+      }
+      patch.metricsMode = raw as FakeMetricsMode;
     } else if (key === 'tokens') {
       if (raw === null || raw === 'null') {
         patch.tokens = null;
@@ -112,10 +139,10 @@ export function parseBehaviourPatch(input: Readonly<Record<string, unknown>>): P
       const field = key as NumericField;
       const n = toNumber(raw);
       if (n === undefined || n < 0) return { ok: false, error: `${field}: expected a number >= 0` };
-      if (field === 'failureRate' && n > 1)
-        return { ok: false, error: 'failureRate: expected a number in 0..1' };
-      if (field === 'midStreamChunks' && !Number.isInteger(n))
-        return { ok: false, error: 'midStreamChunks: expected an integer' };
+      if ((field === 'failureRate' || field === 'kvCacheUsage') && n > 1)
+        return { ok: false, error: `${field}: expected a number in 0..1` };
+      if ((field === 'midStreamChunks' || field === 'queueDepth') && !Number.isInteger(n))
+        return { ok: false, error: `${field}: expected an integer` };
       patch[field] = n;
     } else {
       return { ok: false, error: `${key}: unknown field` };
@@ -129,7 +156,7 @@ export function patchFromHeaders(
   headers: Readonly<Record<string, string | string[] | undefined>>,
 ): PatchResult {
   const input: Record<string, unknown> = {};
-  for (const field of ['mode', 'tokens', ...NUMERIC_FIELDS] as const) {
+  for (const field of ['mode', 'tokens', 'metricsMode', ...NUMERIC_FIELDS] as const) {
     const value = headers[`x-fake-${kebab(field)}`];
     if (value !== undefined) input[field] = Array.isArray(value) ? value[0] : value;
   }

@@ -27,6 +27,10 @@ import { openAiError } from './openai-bodies.js';
 import { seededRandom } from './random.js';
 import { respond } from './responder.js';
 import { FakeStats, type FakeStatsSnapshot, type FakeUpstreamEvents, type RecordedRequest } from './stats.js';
+import { vllmMetricsPage } from './vllm-metrics.js';
+
+/** Where the fake serves its model-server load page (vLLM's path and format). */
+export const METRICS_PATH = '/metrics';
 
 /** Options of `startFakeUpstream`; behaviour fields set the starting (and `reset()`) behaviour. */
 export interface FakeUpstreamOptions extends BehaviourPatch {
@@ -125,6 +129,8 @@ class FakeUpstreamServer implements FakeUpstream {
   private readonly inflight = new Set<Tracked>();
   private readonly sockets = new Set<Socket>();
   private readonly random: () => number;
+  /** Epoch seconds of creation, for the `_created` samples of `/metrics`. */
+  private readonly startedSec = Date.now() / 1000;
   private sequence = 0;
 
   constructor(private readonly options: FakeUpstreamOptions) {
@@ -226,6 +232,8 @@ class FakeUpstreamServer implements FakeUpstream {
     const path = new URL(req.url ?? '/', 'http://fake').pathname;
     const controlPath = controlSubPath(path);
     if (controlPath !== undefined) return handleControl(this, req, res, controlPath);
+    // The load page is not traffic: it is neither counted nor shaped by the request behaviour.
+    if (path === METRICS_PATH && req.method === 'GET') return this.serveMetrics(res);
 
     res.setHeader('x-upstream-name', this.name);
     const record = {
@@ -271,6 +279,32 @@ class FakeUpstreamServer implements FakeUpstream {
         else req.socket.resetAndDestroy();
       },
     });
+  }
+
+  /** `GET /metrics`: vLLM's page with the behaviour's queue and KV cache and the requests in flight. */
+  private serveMetrics(res: ServerResponse): void {
+    const b = this.behaviour;
+    if (b.metricsMode === 'hang') return;
+    if (b.metricsMode === 'error500') {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end('Internal Server Error');
+      return;
+    }
+    if (b.metricsMode === 'garbage') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>not metrics {{{</body></html>');
+      return;
+    }
+    const stats = this.statsImpl.snapshot();
+    const page = vllmMetricsPage(
+      (this.options.models ?? [this.name])[0] ?? this.name,
+      {
+        waiting: b.queueDepth,
+        running: this.inflight.size,
+        kvCacheUsage: b.kvCacheUsage,
+        served: stats.completed,
+      },
+      this.startedSec,
+    );
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(page);
   }
 
   /** The fake's own 4xx: bad JSON, oversized body, bad `x-fake-*` header. */
