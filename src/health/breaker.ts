@@ -9,7 +9,8 @@
 import type { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
 import type { BreakerSettings, WindowSettings } from '../policy/types.js';
-import { AttemptFailedError, BreakerRejectedError } from './errors.js';
+import { AttemptFailedError } from '../outcome/attempt-error.js';
+import { BreakerRejectedError } from './errors.js';
 import type { BreakerState } from './types.js';
 
 /** Called on every state change of a breaker. */
@@ -65,6 +66,23 @@ export class BackendBreaker {
   run<T>(attempt: () => Promise<T>): Promise<T> {
     // The action only calls the attempt, so fire resolves with the attempt's own T.
     return (this.inner.fire(attempt) as Promise<T>).catch(this.translate);
+  }
+
+  /**
+   * Admits one call without wrapping it in a promise of its own: returns the function that
+   * reports how the call ended (an AttemptFailedError for a classified failure, undefined
+   * otherwise), or undefined when the breaker refuses. opossum decides admission synchronously,
+   * so `admitting` and `fire` agree.
+   */
+  enter(): ((failure: AttemptFailedError | undefined) => void) | undefined {
+    if (!this.admitting) return undefined;
+    let settle!: (failure: AttemptFailedError | undefined) => void;
+    const call = new Promise<void>((resolve, reject) => {
+      settle = (failure) => (failure === undefined ? resolve() : reject(failure));
+    });
+    // The outcome was already recorded by the caller; opossum's rejection carries nothing new.
+    this.inner.fire(() => call).catch(noop);
+    return settle;
   }
 
   /** Current state. A shut-down breaker reports `closed` (it is gone from the registry by then). */
@@ -142,6 +160,8 @@ export class BackendBreaker {
     throw err;
   };
 }
+
+function noop(): void {}
 
 function sameBreaker(a: BreakerSettings, b: BreakerSettings): boolean {
   return (

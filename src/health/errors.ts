@@ -1,35 +1,8 @@
 /**
- * The two errors that cross the breaker: the attempt's own failure going in, and the
- * breaker's refusal coming out. Each has a stable code.
+ * The breaker's refusal, with a stable code. (The error going in, AttemptFailedError, is a leaf
+ * of src/outcome: every layer may import it.)
  */
-import type { FailureClass, Outcome } from '../proxy/classify.js';
 import type { BreakerState } from './types.js';
-
-/** A failed outcome, as classify produces it. */
-export type FailureOutcome = Extract<Outcome, { kind: 'failure' }>;
-
-/**
- * What an attempt rejects with when classify called it a failure. Only this error counts
- * against the backend's breaker; every other rejection is routecar's own bug and passes through
- * without opening anything.
- */
-export class AttemptFailedError extends Error {
-  /** Stable code. */
-  readonly code = 'ROUTECAR_ATTEMPT_FAILED';
-  /** The classified outcome (the same object the registry receives). */
-  readonly outcome: FailureOutcome;
-
-  constructor(outcome: FailureOutcome, options?: { cause?: unknown }) {
-    super(`attempt failed: ${outcome.failure}`, options);
-    this.name = 'AttemptFailedError';
-    this.outcome = outcome;
-  }
-
-  /** How the attempt failed. */
-  get failure(): FailureClass {
-    return this.outcome.failure;
-  }
-}
 
 /** Codes of the refusals the breaker itself produces. */
 export type BreakerRejectionCode =

@@ -5,7 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { CompiledPolicy, WindowSettings } from '../policy/types.js';
-import { DEFAULT_COOL_DOWN_MS, type FailureClass, type Outcome } from '../proxy/classify.js';
+import { AttemptFailedError } from '../outcome/attempt-error.js';
+import { DEFAULT_COOL_DOWN_MS, type FailureClass, type Outcome } from '../outcome/classify.js';
 import { BackendBreaker } from './breaker.js';
 import { DEFAULT_EWMA_HALF_LIFE_MS, Ewma } from './ewma.js';
 import {
@@ -24,6 +25,16 @@ export interface AttemptResult {
   readonly ttfbMs?: number | undefined;
   /** Time from sending the request to the end of the attempt, ms. */
   readonly durationMs: number;
+}
+
+/**
+ * One attempt the registry let through (see `admit`). Handed back to `record` exactly once; the
+ * fields are the registry's own.
+ */
+export interface Admission {
+  readonly backend: string;
+  /** Reports the attempt's end to the breaker that admitted it. */
+  readonly settleBreaker: (failure: AttemptFailedError | undefined) => void;
 }
 
 /** A breaker changed state. */
@@ -129,7 +140,29 @@ export class HealthRegistry {
     }
   }
 
-  /** An attempt to `backend` is about to be sent. Unknown backends are ignored. */
+  /**
+   * Asks to send one attempt to `backend`: undefined when its breaker refuses (open, or
+   * half-open with its one trial taken) or the backend has left the policy. An admitted attempt
+   * counts as in flight until it is passed to `record`. This and `record` are the request path's
+   * whole interface to health: the breaker, the window and the in-flight count move together.
+   */
+  admit(backend: string): Admission | undefined {
+    const entry = this.entries.get(backend);
+    if (!entry) return undefined;
+    const settleBreaker = entry.breaker.enter();
+    if (!settleBreaker) return undefined;
+    entry.inflight++;
+    return { backend, settleBreaker };
+  }
+
+  /** The admitted attempt ended: its outcome goes to the breaker, the window and the EWMAs. */
+  record(admission: Admission, result: AttemptResult): void {
+    const outcome = result.outcome;
+    admission.settleBreaker(outcome.kind === 'failure' ? new AttemptFailedError(outcome) : undefined);
+    this.attemptFinished(admission.backend, result);
+  }
+
+  /** An attempt to `backend` is about to be sent. Unknown backends are ignored. (`admit` calls this for the request path.) */
   attemptStarted(backend: string): void {
     const entry = this.entries.get(backend);
     if (entry) entry.inflight++;

@@ -8,7 +8,7 @@
  * aggregate, so reading counts never sums buckets and a quantile is one walk over the bins.
  */
 import type { WindowSettings } from '../policy/types.js';
-import type { FailureClass } from '../proxy/classify.js';
+import type { FailureClass } from '../outcome/classify.js';
 import { binOf, newHistogram, quantilesOf } from './histogram.js';
 import type { Quantiles } from './types.js';
 
@@ -21,6 +21,7 @@ const FAILURE_INDEX = {
   server_error: 5,
   rate_limited: 6,
   stream_broken: 7,
+  redirect: 8,
 } as const satisfies Record<FailureClass, number>;
 
 /** Every failure class, in a fixed order. */

@@ -1,25 +1,20 @@
 /**
  * One http-proxy-middleware instance per backend: a fixed target, the backend's own keep-alive
- * agent and API key, and event handlers that hand every proxy event to the attempt it belongs to.
+ * agent and credentials. Each attempt hands the middleware a request and a response of its own
+ * (see attempt-port.ts), so every proxy event names the attempt it belongs to and nothing one
+ * attempt leaves behind can reach the next.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
 import type { CompiledBackend } from '../policy/types.js';
-
-/** The per-attempt receiver of proxy events (implemented by Exchange). */
-export interface ProxyEventSink {
-  onProxyReq(proxyReq: http.ClientRequest): void;
-  onProxyRes(proxyRes: IncomingMessage): void;
-  onError(err: NodeJS.ErrnoException): void;
-}
-
-/** Where the current attempt's sink hangs on the request while the middleware runs. */
-const SINK = Symbol('routecar.attempt');
-type TaggedRequest = IncomingMessage & { [SINK]?: ProxyEventSink };
+import { AttemptPort, type AttemptRequest } from './attempt-port.js';
+import { backendAuth, type BackendAuth } from './headers.js';
 
 export class BackendProxy {
+  /** How this backend authenticates (its own key, or the app's credentials passed through). */
+  readonly auth: BackendAuth;
   private readonly middleware: RequestHandler<IncomingMessage, ServerResponse>;
   private readonly agent: http.Agent;
   /** Path prefix of the backend's base URL (`/v1`), which the app's path already carries. */
@@ -33,33 +28,36 @@ export class BackendProxy {
       ? new https.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 })
       : new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
     this.basePath = url.pathname.replace(/\/$/, '');
-    const apiKey = backend.apiKeyEnv ? process.env[backend.apiKeyEnv] : undefined;
+    this.auth = backendAuth(backend, process.env);
     this.middleware = createProxyMiddleware<IncomingMessage, ServerResponse>({
       target: `${url.protocol}//${url.host}`,
       changeOrigin: true,
       agent: this.agent,
+      // routecar looks at the status before anything reaches the app, then writes the body itself.
       selfHandleResponse: true,
-      headers: apiKey ? { authorization: `Bearer ${apiKey}` } : undefined,
       // The default plugins answer errors with their own 502 page and log to the console;
       // routecar classifies, fails over and answers in OpenAI's shape instead.
       ejectPlugins: true,
       plugins: [
         (server) => {
-          server.on('proxyReq', (proxyReq, req) => sinkOf(req)?.onProxyReq(proxyReq));
-          server.on('proxyRes', (proxyRes, req) => sinkOf(req)?.onProxyRes(proxyRes));
-          server.on('error', (err, req) => sinkOf(req)?.onError(err as NodeJS.ErrnoException));
-          // httpxy reports resets while the app's socket is already gone under this name.
-          server.on('econnreset', (err, req) => sinkOf(req)?.onError(err as NodeJS.ErrnoException));
+          server.on('proxyReq', (proxyReq, _req, res) => AttemptPort.of(res)?.sink.onProxyReq(proxyReq));
+          server.on('proxyRes', (proxyRes, _req, res) => AttemptPort.of(res)?.sink.onProxyRes(proxyRes));
+          server.on('error', (err, _req, res) =>
+            AttemptPort.of(res)?.sink.onError(err as NodeJS.ErrnoException),
+          );
+          // httpxy's name for a reset while the app's socket is already gone.
+          server.on('econnreset', (err, _req, res) =>
+            AttemptPort.of(res)?.sink.onError(err as NodeJS.ErrnoException),
+          );
         },
       ],
     });
   }
 
   /** Starts one attempt: the app path (`/v1/chat/completions`) is mapped under the backend's base URL. */
-  send(req: IncomingMessage, res: ServerResponse, appPath: string, sink: ProxyEventSink): void {
-    (req as TaggedRequest)[SINK] = sink;
-    req.url = this.basePath + appPath.replace(/^\/v1/, '');
-    void this.middleware(req, res, noop);
+  send(req: AttemptRequest, port: AttemptPort): void {
+    req.url = this.basePath + req.url.replace(/^\/v1/, '');
+    void this.middleware(req as unknown as IncomingMessage, port as unknown as ServerResponse, noop);
   }
 
   /**
@@ -75,10 +73,6 @@ export class BackendProxy {
   close(): void {
     this.agent.destroy();
   }
-}
-
-function sinkOf(req: IncomingMessage | undefined): ProxyEventSink | undefined {
-  return req ? (req as TaggedRequest)[SINK] : undefined;
 }
 
 function noop(): void {}

@@ -3,7 +3,7 @@
  * log all consume these same events, so what a dashboard shows is what the router saw.
  */
 import type { Endpoint } from '../ingress/features.js';
-import type { Outcome } from './classify.js';
+import type { Outcome } from '../outcome/classify.js';
 import type { TokenUsage } from './usage.js';
 
 /** One backend tried for one request. */
@@ -129,7 +129,6 @@ export interface RequestObserver {
    * attempts returns a scope; most return nothing. Refused requests never get here.
    */
   requestStarted?(start: RequestStart): RequestScope | undefined;
-  attemptStarted?(backend: string): void;
   attemptFinished?(report: AttemptReport): void;
   failover?(report: FailoverReport): void;
   requestFinished?(report: RequestReport): void;

@@ -1,19 +1,22 @@
 /**
- * Walks a decision's attempt list: each backend is tried through its breaker until one commits
- * a response to the app. A failure before any byte reached the app moves on to the next one;
- * after that, the response is the app's and failures are reported in-band (SSE) or by a cut.
+ * Walks a decision's attempt list: each backend the health gate admits is tried until one
+ * commits a response to the app. A failure before any byte reached the app moves on to the next
+ * one; after that, the response is the app's and a failure is reported in-band (SSE) or by a cut.
+ *
+ * forward() never answers the app itself: it returns what happened, and the server edge sends
+ * any error, and reports the request, in one place.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
-import type { BackendBreaker } from '../health/breaker.js';
-import { BreakerRejectedError } from '../health/errors.js';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { RoutecarError } from '../errors/routecar-error.js';
+import type { Admission, AttemptResult } from '../health/registry.js';
 import type { Endpoint, RequestFeatures } from '../ingress/features.js';
+import type { Outcome } from '../outcome/classify.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import type { Decision } from '../routing/types.js';
-import { RoutecarError, sendError } from '../server/errors.js';
-import type { Outcome } from './classify.js';
-import type { RequestObserver, RequestReport, RequestScope } from './events.js';
-import { Exchange, FailedAttempt, type AttemptEnd, type AttemptHead } from './exchange.js';
+import { Attempt, type AttemptEnd } from './attempt.js';
+import type { AttemptReport, RequestObserver, RequestScope } from './events.js';
+import { upstreamHeadersFor } from './headers.js';
 import type { ProxyPool } from './pool.js';
 
 export interface ForwardContext {
@@ -24,188 +27,154 @@ export interface ForwardContext {
   readonly body: Record<string, unknown>;
   readonly policy: CompiledPolicy;
   readonly decision: Decision;
-  /** Epoch ms and performance.now() at arrival, for the request report. */
-  readonly startedAtMs: number;
-  readonly startedAtPerf: number;
+  /** The app's headers as every attempt sends them (see upstreamRequestHeaders). */
+  readonly headers: IncomingHttpHeaders;
+  /** The `x-routecar-*` headers of a response committed by `backend` on attempt number `attempts`. */
+  readonly responseHeaders: (backend: string, attempts: number) => OutgoingHttpHeaders;
+  /** The request's tracing scope, when an observer opened one. */
+  readonly scope: RequestScope | undefined;
+}
+
+/** The request path's whole view of health: may this attempt go, and how did it end. */
+export interface AttemptGate {
+  admit(backend: string): Admission | undefined;
+  record(admission: Admission, result: AttemptResult): void;
 }
 
 export interface ForwardDeps {
   readonly proxies: ProxyPool;
-  /** The backend's breaker; undefined once the backend has left the policy. */
-  readonly breakerFor: (backend: string) => BackendBreaker | undefined;
+  readonly gate: AttemptGate;
   readonly observer: RequestObserver;
 }
 
-interface AttemptRun {
-  readonly head: Promise<AttemptHead>;
-  /** Settles when the attempt is over; undefined when it never started (breaker refusal). */
-  readonly end: Promise<AttemptEnd | undefined>;
-}
+/** What forwarding came to; the response, when there is one, has ended. */
+export type ForwardResult =
+  /** A backend's response was committed to the app; `end` says how it ended. */
+  | {
+      readonly kind: 'answered';
+      readonly backend: string;
+      readonly attempts: number;
+      readonly end: AttemptEnd;
+    }
+  /** The app left before any response was committed. */
+  | { readonly kind: 'gone'; readonly attempts: number }
+  /** Every attempt failed or was refused before anything reached the app: the edge answers `error`. */
+  | { readonly kind: 'failed'; readonly attempts: number; readonly error: RoutecarError };
+
+/** A pooled socket the backend closed just as it was reused is retried on a fresh one, this often. */
+const STALE_RETRIES = 2;
 
 export async function forward(
-  req: IncomingMessage,
+  appSocket: Socket,
   res: ServerResponse,
   ctx: ForwardContext,
   deps: ForwardDeps,
-): Promise<void> {
-  const { decision } = ctx;
-  const attempts = decision.attempts;
+): Promise<ForwardResult> {
+  const attempts = ctx.decision.attempts;
   const failures: string[] = [];
   let lastOutcome: Outcome | undefined;
   let staleRetries = 0;
-  const scope = deps.observer.requestStarted?.({
-    requestId: ctx.requestId,
-    endpoint: ctx.endpoint,
-    requestedRoute: decision.requestedRoute,
-    route: decision.route,
-    variant: decision.variant,
-    stream: ctx.features.stream,
-    startedAtMs: ctx.startedAtMs,
-    policyVersion: ctx.policy.version,
-    rule: decision.rule,
-    reason: decision.reason,
-    traceparent: ctx.features.headers['traceparent'],
-    tracestate: ctx.features.headers['tracestate'],
-  });
   for (let i = 0; i < attempts.length; i++) {
     const name = attempts[i]!;
-    const run = startAttempt(req, res, ctx, deps, i, scope);
-    const head = await run.head;
+    const run = await runAttempt(appSocket, res, ctx, deps, i);
+    if (run.kind === 'committed') return { kind: 'answered', backend: name, attempts: i + 1, end: run.end };
+    const outcome = run.outcome;
+    if (outcome.kind === 'ignored' && outcome.reason === 'client_gone')
+      return { kind: 'gone', attempts: i + 1 };
     if (
-      head.kind === 'abandoned' &&
-      head.outcome.kind === 'ignored' &&
-      head.outcome.reason === 'stale_connection' &&
-      staleRetries++ < 2
+      outcome.kind === 'ignored' &&
+      outcome.reason === 'stale_connection' &&
+      staleRetries++ < STALE_RETRIES
     ) {
       // The backend closed a pooled socket as it was reused: same backend, fresh socket.
       i--;
       continue;
     }
-    if (head.kind === 'committed') {
-      const end = await run.end;
-      const gone = end?.outcome.kind === 'ignored' && end.outcome.reason === 'client_gone';
-      finished(ctx, deps, scope, { backend: name, attempts: i + 1, status: gone ? 0 : head.status, end });
-      return;
-    }
-    if (head.outcome.kind === 'ignored' && head.outcome.reason === 'client_gone') {
-      finished(ctx, deps, scope, {
-        backend: undefined,
-        attempts: i + 1,
-        status: 0,
-        errorCode: 'client_gone',
-      });
-      return;
-    }
-    lastOutcome = head.outcome;
-    const why = describe(head.outcome, head.status);
+    lastOutcome = outcome;
+    const why = describe(outcome, run.status);
     failures.push(`${name}: ${why}`);
     const next = attempts[i + 1];
     if (next !== undefined) {
       deps.observer.failover?.({
         requestId: ctx.requestId,
-        route: decision.route,
+        route: ctx.decision.route,
         from: name,
         to: next,
         reason: why,
-        outcome: head.outcome,
+        outcome,
       });
     }
   }
-  const error = exhausted(decision.route, failures, lastOutcome);
-  sendError(res, error, routecarHeaders(ctx, undefined, attempts.length) as Record<string, string>);
-  finished(ctx, deps, scope, {
-    backend: undefined,
+  return {
+    kind: 'failed',
     attempts: attempts.length,
-    status: error.status,
-    errorCode: error.code,
-  });
+    error: exhausted(ctx.decision.route, failures, lastOutcome),
+  };
 }
 
-function startAttempt(
-  req: IncomingMessage,
+type AttemptRun =
+  | { readonly kind: 'committed'; readonly end: AttemptEnd }
+  | { readonly kind: 'abandoned'; readonly outcome: Outcome; readonly status: number | undefined };
+
+const REFUSED: AttemptRun = Object.freeze({
+  kind: 'abandoned',
+  outcome: Object.freeze({ kind: 'ignored', reason: 'breaker_rejected' }),
+  status: undefined,
+});
+
+async function runAttempt(
+  appSocket: Socket,
   res: ServerResponse,
   ctx: ForwardContext,
   deps: ForwardDeps,
   index: number,
-  scope: RequestScope | undefined,
-): AttemptRun {
+): Promise<AttemptRun> {
   const name = ctx.decision.attempts[index]!;
   const backend = ctx.policy.backends.get(name);
   const proxy = deps.proxies.get(name);
-  const breaker = deps.breakerFor(name);
-  if (!backend || !proxy || !breaker) {
-    // The policy changed under this request and the backend is gone: skip it like an open breaker.
-    const head: AttemptHead = {
-      kind: 'abandoned',
-      outcome: { kind: 'ignored', reason: 'breaker_rejected' },
-      status: undefined,
-    };
-    return { head: Promise.resolve(head), end: Promise.resolve(undefined) };
-  }
+  // A backend that left the policy under this request is skipped like an open breaker.
+  if (!backend || !proxy) return REFUSED;
+  const admission = deps.gate.admit(name);
+  if (!admission) return REFUSED;
   ctx.body.model = backend.model;
-  const traced = scope?.attempt(name, index + 1);
-  const exchange = new Exchange(req, res, {
+  const body = Buffer.from(JSON.stringify(ctx.body));
+  const traced = ctx.scope?.attempt(name, index + 1);
+  const headers = { ...upstreamHeadersFor(ctx.headers, proxy.auth), 'content-length': String(body.length) };
+  if (traced) Object.assign(headers, traced.headers);
+  const attempt = new Attempt(appSocket, res, {
     backend,
-    body: Buffer.from(JSON.stringify(ctx.body)),
+    body,
     appPath: ctx.appPath,
+    headers,
     last: index === ctx.decision.attempts.length - 1,
-    responseHeaders: routecarHeaders(ctx, name, index + 1),
-    requestHeaders: traced?.headers,
+    responseHeaders: ctx.responseHeaders(name, index + 1),
   });
   const startedAtMs = Date.now();
-  const report = (end: AttemptEnd): AttemptEnd => {
-    const attemptReport = {
-      requestId: ctx.requestId,
-      route: ctx.decision.route,
-      backend: name,
-      variant: ctx.decision.variant,
-      attempt: index + 1,
-      outcome: end.outcome,
-      status: end.status,
-      startedAtMs,
-      ttfbMs: end.ttfbMs,
-      durationMs: end.durationMs,
-      endpoint: ctx.endpoint,
-      stream: ctx.features.stream,
-      firstChunkMs: end.firstChunkMs,
-      usage: end.usage,
-    };
-    deps.observer.attemptFinished?.(attemptReport);
-    traced?.end(attemptReport);
-    return end;
+  attempt.start(proxy);
+  const head = await attempt.head;
+  const end = await attempt.end;
+  deps.gate.record(admission, end);
+  const report: AttemptReport = {
+    requestId: ctx.requestId,
+    route: ctx.decision.route,
+    backend: name,
+    variant: ctx.decision.variant,
+    attempt: index + 1,
+    outcome: end.outcome,
+    status: end.status,
+    startedAtMs,
+    ttfbMs: end.ttfbMs,
+    durationMs: end.durationMs,
+    endpoint: ctx.endpoint,
+    stream: ctx.features.stream,
+    firstChunkMs: end.firstChunkMs,
+    usage: end.usage,
   };
-  const end = breaker
-    .run(() => {
-      deps.observer.attemptStarted?.(name);
-      return exchange.start(proxy);
-    })
-    .then(report, (err: unknown) => {
-      if (err instanceof FailedAttempt) return report(err.end);
-      if (err instanceof BreakerRejectedError) {
-        exchange.refusedByBreaker();
-        traced?.end(undefined);
-        return undefined;
-      }
-      throw err;
-    });
-  return { head: exchange.head, end };
-}
-
-/** The response headers DESIGN.md promises on every answer. */
-function routecarHeaders(
-  ctx: ForwardContext,
-  backend: string | undefined,
-  attempts: number,
-): OutgoingHttpHeaders {
-  const h: OutgoingHttpHeaders = {
-    'x-routecar-route': ctx.decision.route,
-    'x-routecar-variant': ctx.decision.variant,
-    'x-routecar-attempts': String(attempts),
-    'x-routecar-policy-version': ctx.policy.version,
-    'x-request-id': ctx.requestId,
-  };
-  if (backend !== undefined) h['x-routecar-backend'] = backend;
-  return h;
+  deps.observer.attemptFinished?.(report);
+  traced?.end(report);
+  return head.kind === 'committed'
+    ? { kind: 'committed', end }
+    : { kind: 'abandoned', outcome: end.outcome, status: end.status };
 }
 
 function describe(outcome: Outcome, status: number | undefined): string {
@@ -232,47 +201,4 @@ function exhausted(route: string, failures: readonly string[], last: Outcome | u
         `every backend for route "${route}" timed out or failed: ${list}`,
       )
     : new RoutecarError(502, 'upstream_unavailable', `every backend for route "${route}" failed: ${list}`);
-}
-
-interface Finish {
-  readonly backend: string | undefined;
-  readonly attempts: number;
-  readonly status: number;
-  readonly errorCode?: string;
-  readonly end?: AttemptEnd | undefined;
-}
-
-function finished(ctx: ForwardContext, deps: ForwardDeps, scope: RequestScope | undefined, f: Finish): void {
-  const backend = f.backend !== undefined ? ctx.policy.backends.get(f.backend) : undefined;
-  const usage = f.end?.usage;
-  const costUsd =
-    usage && backend
-      ? (usage.inputTokens * backend.price.inputPerMTok + usage.outputTokens * backend.price.outputPerMTok) /
-        1e6
-      : undefined;
-  const report: RequestReport = {
-    requestId: ctx.requestId,
-    endpoint: ctx.endpoint,
-    requestedRoute: ctx.decision.requestedRoute,
-    route: ctx.decision.route,
-    backend: f.backend,
-    responseModel: backend?.model,
-    variant: ctx.decision.variant,
-    attempts: f.attempts,
-    status: f.status,
-    errorCode: f.errorCode,
-    stream: ctx.features.stream,
-    startedAtMs: ctx.startedAtMs,
-    durationMs: performance.now() - ctx.startedAtPerf,
-    ttfbMs: f.end?.ttfbMs,
-    usage,
-    costUsd,
-    tenant: ctx.features.tenant,
-    policyVersion: ctx.policy.version,
-    rule: ctx.decision.rule,
-    reason: ctx.decision.reason,
-    outcome: f.end?.outcome,
-  };
-  deps.observer.requestFinished?.(report);
-  scope?.end(report);
 }

@@ -10,7 +10,8 @@ import type { Endpoint, RequestFeatures } from '../ingress/features.js';
 import { ENDPOINT_PATHS, extractRequest } from '../ingress/extract.js';
 import { readBody, settleBody } from '../ingress/read-body.js';
 import type { CompiledPolicy } from '../policy/types.js';
-import type { RequestObserver } from '../proxy/events.js';
+import type { Outcome } from '../outcome/classify.js';
+import type { RequestObserver, RequestReport, RequestScope } from '../proxy/events.js';
 import { forward, type ForwardDeps } from '../proxy/forward.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
 import type { HealthLookup } from '../health/types.js';
@@ -109,37 +110,22 @@ async function handle(
   res.setHeader('x-request-id', requestId);
   let features: RequestFeatures | undefined;
   let policy: CompiledPolicy | undefined;
-  // Every answer routecar gives itself is reported like a forwarded one, so metrics and logs
-  // count malformed and refused requests too.
-  const refused = (
-    err: RoutecarError,
-    route: string,
-    rule: string | undefined,
-    headers?: Record<string, string>,
-  ): void => {
-    sendError(res, err, headers);
-    deps.observer.requestFinished?.({
+  let scope: RequestScope | undefined;
+  // Every request is reported once, from here: forwarded, refused, failed or abandoned.
+  const report = (fields: ReportFields): void => {
+    const r: RequestReport = {
       requestId,
       endpoint,
       requestedRoute: features?.route ?? 'unknown',
-      route,
-      backend: undefined,
-      responseModel: undefined,
-      variant: 'none',
-      attempts: 0,
-      status: err.status,
-      errorCode: err.code,
-      stream: features?.stream ?? false,
       startedAtMs,
       durationMs: performance.now() - startedAtPerf,
-      ttfbMs: undefined,
-      usage: undefined,
-      costUsd: undefined,
+      stream: features?.stream ?? false,
       tenant: features?.tenant,
       policyVersion: policy?.version ?? 'none',
-      rule,
-      reason: err.message,
-    });
+      ...fields,
+    };
+    deps.observer.requestFinished?.(r);
+    scope?.end(r);
   };
   try {
     policy = deps.policy();
@@ -150,34 +136,151 @@ async function handle(
     const result = decide({ policy, health: deps.health, features, nowMs: Date.now(), random: deps.random });
     if (!result.ok) {
       const { route, rule } = result.refusal;
-      refused(refusalError(result.refusal), route, rule, refusalHeaders(result.refusal, policy));
+      const err = refusalError(result.refusal);
+      sendError(res, err, refusalHeaders(result.refusal, policy));
+      report(refusedFields(err, route, rule));
       return;
     }
-    req.headers = upstreamRequestHeaders(req.headers, requestId);
-    const ctx = {
+    const decision = result.decision;
+    const own = policy;
+    const routecarHeaders = (backend: string | undefined, attempts: number): Record<string, string> => {
+      const h: Record<string, string> = {
+        'x-routecar-route': decision.route,
+        'x-routecar-variant': decision.variant,
+        'x-routecar-attempts': String(attempts),
+        'x-routecar-policy-version': own.version,
+        'x-request-id': requestId,
+      };
+      if (backend !== undefined) h['x-routecar-backend'] = backend;
+      return h;
+    };
+    scope = deps.observer.requestStarted?.({
       requestId,
       endpoint,
-      appPath,
-      features,
-      body: extracted.body,
-      policy,
-      decision: result.decision,
+      requestedRoute: decision.requestedRoute,
+      route: decision.route,
+      variant: decision.variant,
+      stream: features.stream,
       startedAtMs,
-      startedAtPerf,
+      policyVersion: policy.version,
+      rule: decision.rule,
+      reason: decision.reason,
+      traceparent: features.headers['traceparent'],
+      tracestate: features.headers['tracestate'],
+    });
+    const result2 = await forward(
+      req.socket,
+      res,
+      {
+        requestId,
+        endpoint,
+        appPath,
+        features,
+        body: extracted.body,
+        policy,
+        decision,
+        headers: upstreamRequestHeaders(req.headers, requestId),
+        responseHeaders: routecarHeaders,
+        scope,
+      },
+      deps,
+    );
+    const common = {
+      route: decision.route,
+      variant: decision.variant,
+      rule: decision.rule,
+      reason: decision.reason,
+      attempts: result2.attempts,
     };
-    await forward(req, res, ctx, deps);
+    switch (result2.kind) {
+      case 'failed':
+        sendError(res, result2.error, routecarHeaders(undefined, result2.attempts));
+        report({ ...common, ...NO_ANSWER, status: result2.error.status, errorCode: result2.error.code });
+        return;
+      case 'gone':
+        report({ ...common, ...NO_ANSWER, status: 0, errorCode: 'client_gone' });
+        return;
+      case 'answered': {
+        const { end, backend } = result2;
+        const served = policy.backends.get(backend);
+        const usage = end.usage;
+        const gone = end.outcome.kind === 'ignored' && end.outcome.reason === 'client_gone';
+        report({
+          ...common,
+          backend,
+          responseModel: served?.model,
+          status: gone ? 0 : (end.status ?? 0),
+          errorCode: gone ? 'client_gone' : brokenCode(end.outcome),
+          ttfbMs: end.ttfbMs,
+          usage,
+          costUsd:
+            usage && served
+              ? (usage.inputTokens * served.price.inputPerMTok +
+                  usage.outputTokens * served.price.outputPerMTok) /
+                1e6
+              : undefined,
+          outcome: end.outcome,
+        });
+        return;
+      }
+    }
   } catch (err) {
     // Only a route the policy knows may become a label value: the body is the app's to fill.
     const route = features !== undefined && policy?.routes.has(features.route) ? features.route : 'unknown';
-    if (err instanceof RoutecarError) {
-      settleBody(req, res, err);
-      refused(err, route, undefined);
-      return;
-    }
-    refused(
-      new RoutecarError(500, 'internal_error', `routecar failed on this request: ${(err as Error).message}`),
-      route,
-      undefined,
-    );
+    const error =
+      err instanceof RoutecarError
+        ? err
+        : new RoutecarError(
+            500,
+            'internal_error',
+            `routecar failed on this request: ${(err as Error).message}`,
+          );
+    if (err instanceof RoutecarError) settleBody(req, res, err);
+    sendError(res, error, undefined);
+    report(refusedFields(error, route, undefined));
   }
+}
+
+/** What the edge adds to the request-level fields every report shares. */
+type ReportFields = Omit<
+  RequestReport,
+  | 'requestId'
+  | 'endpoint'
+  | 'requestedRoute'
+  | 'startedAtMs'
+  | 'durationMs'
+  | 'stream'
+  | 'tenant'
+  | 'policyVersion'
+>;
+
+const NO_ANSWER = {
+  backend: undefined,
+  responseModel: undefined,
+  ttfbMs: undefined,
+  usage: undefined,
+  costUsd: undefined,
+} as const;
+
+/** A request routecar answered itself before any attempt. */
+function refusedFields(err: RoutecarError, route: string, rule: string | undefined): ReportFields {
+  return {
+    ...NO_ANSWER,
+    route,
+    variant: 'none',
+    attempts: 0,
+    status: err.status,
+    errorCode: err.code,
+    rule,
+    reason: err.message,
+  };
+}
+
+/** The code of a committed response that did not end well (it went out cut, or with an SSE error event). */
+function brokenCode(outcome: Outcome): string | undefined {
+  if (outcome.kind !== 'failure') return undefined;
+  if (outcome.failure === 'idle_timeout') return 'upstream_idle_timeout';
+  // Anything else that fails after the commit is the upstream breaking mid-body; a failure that
+  // came as a whole HTTP answer (the last attempt's 5xx, passed through) is not.
+  return outcome.failure === 'stream_broken' ? 'upstream_stream_broken' : undefined;
 }

@@ -73,21 +73,16 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const sources = await startSources(config, store, logger, options.firstPolicyTimeoutMs ?? 5_000);
 
-  const observer = combineObservers([
-    {
-      attemptStarted: (backend) => health.attemptStarted(backend),
-      attemptFinished: (r) => health.attemptFinished(r.backend, r),
-    },
-    ...(options.observers ?? []),
-    requestLog(logger),
-  ]);
+  const observer = combineObservers([...(options.observers ?? []), requestLog(logger)], (err, event) =>
+    logger.error({ err, event }, 'a request observer failed; the request is unaffected'),
+  );
 
   const proxyApp = createProxyListener({
     policy: () => store.current(),
     health: health.lookup,
     observer,
     proxies,
-    breakerFor: (name) => health.breakerFor(name),
+    gate: health,
     maxBodyBytes: config.maxBodyBytes,
     random: Math.random,
     hosts: { listenHost: config.listen.host, allowedHosts: config.allowedHosts },

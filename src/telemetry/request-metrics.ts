@@ -10,7 +10,7 @@ import type { Attributes, HrTime } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { CollectionResult, MetricProducer } from '@opentelemetry/sdk-metrics';
 import type { Endpoint } from '../ingress/features.js';
-import type { Outcome } from '../proxy/classify.js';
+import type { Outcome } from '../outcome/classify.js';
 import type { AttemptReport, FailoverReport, RequestObserver, RequestReport } from '../proxy/events.js';
 import { CounterFamily, HistogramFamily, hrTimeOf, type HistogramSeries } from './aggregates.js';
 import { LabelCap } from './label-cap.js';
@@ -347,9 +347,10 @@ export function attemptErrorType(outcome: Outcome, status: number | undefined): 
 /** `routecar.outcome` (and `error.type`) of an app request. */
 export function requestOutcome(r: RequestReport): [outcome: string, errorType: string | undefined] {
   if (r.status === 0) return ['cancelled', 'cancelled'];
+  // A committed response that broke: its class, whatever code the request log shows.
+  if (r.outcome?.kind === 'failure') return ['error', r.outcome.failure];
   // routecar answered itself: refused before any attempt, or every attempt failed.
   if (r.errorCode !== undefined) return [r.attempts === 0 ? 'refused' : 'error', r.errorCode];
-  if (r.outcome?.kind === 'failure') return ['error', r.outcome.failure];
   if (r.status >= 500) return ['error', String(r.status)];
   if (r.status >= 400) return ['client_error', String(r.status)];
   return ['success', undefined];

@@ -199,7 +199,7 @@ describe('a request body that never finishes (in-process listener, real socket)'
         health: () => UNKNOWN_HEALTH,
         observer: {},
         proxies: new ProxyPool(),
-        breakerFor: () => undefined,
+        gate: { admit: () => undefined, record: () => {} },
         maxBodyBytes: 1_000_000,
         bodyTimeoutMs: TIMEOUT_MS,
         random: () => 0.5,

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BackendBreaker } from '../../../src/health/breaker.js';
-import { AttemptFailedError, BreakerRejectedError } from '../../../src/health/errors.js';
+import { BreakerRejectedError } from '../../../src/health/errors.js';
+import { AttemptFailedError } from '../../../src/outcome/attempt-error.js';
 import type { BreakerState } from '../../../src/health/types.js';
 
 const SETTINGS = {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AttemptFailedError, BreakerRejectedError } from '../../../src/health/errors.js';
+import { BreakerRejectedError } from '../../../src/health/errors.js';
+import { AttemptFailedError } from '../../../src/outcome/attempt-error.js';
 import { HealthRegistry, type BreakerTransition } from '../../../src/health/registry.js';
 import { UNKNOWN_HEALTH } from '../../../src/health/types.js';
 import type {
@@ -8,7 +9,7 @@ import type {
   CompiledPolicy,
   WindowSettings,
 } from '../../../src/policy/types.js';
-import { classify, type Outcome } from '../../../src/proxy/classify.js';
+import { classify, type Outcome } from '../../../src/outcome/classify.js';
 
 const T0 = 1_700_000_000_000;
 const BREAKER: BreakerSettings = {

@@ -27,7 +27,7 @@ describe('proxy app: answers routecar gives itself are reported like forwarded o
       health: () => UNKNOWN_HEALTH,
       observer: { requestFinished: (r) => reports.push(r) },
       proxies: new ProxyPool(),
-      breakerFor: () => undefined,
+      gate: { admit: () => undefined, record: () => {} },
       maxBodyBytes: 100,
       random: () => 0.5,
       hosts: { listenHost: '127.0.0.1', allowedHosts: [] },

@@ -7,7 +7,7 @@ import {
   parseRetryAfter,
   type Observation,
   type Outcome,
-} from '../../../src/proxy/classify.js';
+} from '../../../src/outcome/classify.js';
 
 const NOW = Date.parse('2026-11-02T10:00:00Z');
 
@@ -138,7 +138,9 @@ describe('classify', () => {
     // success
     ['200', { status: 200, responseStarted: true }, { kind: 'success' }],
     ['204', { status: 204, responseStarted: true }, { kind: 'success' }],
-    ['304', { status: 304, responseStarted: true }, { kind: 'success' }],
+    ['301 redirect: never passed on (its Location is internal)', { status: 301 }, { kind: 'failure', failure: 'redirect' }],
+    ['307 redirect', { status: 307 }, { kind: 'failure', failure: 'redirect' }],
+    ['204 no content', { status: 204, responseStarted: true }, { kind: 'success' }],
   ];
 
   it.each(table)('%s', (_name, observed, expected) => {

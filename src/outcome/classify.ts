@@ -13,7 +13,8 @@ export type FailureClass =
   | 'idle_timeout' // silence between chunks after the response started
   | 'server_error' // HTTP 5xx
   | 'rate_limited' // HTTP 429
-  | 'stream_broken'; // upstream died after the response started
+  | 'stream_broken' // upstream died after the response started
+  | 'redirect'; // HTTP 3xx: a backend URL that redirects is misconfigured, and its Location is internal
 
 export type Outcome =
   | { readonly kind: 'success' }
@@ -81,6 +82,7 @@ export function classify(o: Observation): Outcome {
   }
   if (status >= 500) return { kind: 'failure', failure: 'server_error' };
   if (status >= 400) return { kind: 'ignored', reason: 'client_error' };
+  if (status >= 300) return { kind: 'failure', failure: 'redirect' };
   return { kind: 'success' };
 }
 

@@ -1,0 +1,289 @@
+/**
+ * One attempt against one backend: sends the rewritten body, runs the connect / first-byte /
+ * idle timers, classifies what happened, and either commits the response to the app or gives
+ * up early enough for the next backend to be tried.
+ *
+ * Every way an attempt can end (upstream end, reset, close, error event, timeout, the app
+ * leaving) goes through `finish`, which runs once and is the only place that ends the app's
+ * response once it was committed. So "the app's response ends exactly once" is a property of
+ * this class rather than of each event handler.
+ *
+ * The app's response is committed (head written) only when the first body byte, or the end of
+ * an empty body, arrives: a backend that sends a 200 head and then fails has put nothing in
+ * front of the app, so the request can still fail over.
+ */
+import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { classify, type Observation, type Outcome } from '../outcome/classify.js';
+import type { CompiledBackend } from '../policy/types.js';
+import { AttemptPort, AttemptRequest, type AttemptSink } from './attempt-port.js';
+import type { BackendProxy } from './backend-proxy.js';
+import { responseHeaders } from './headers.js';
+import { UsageTap, type TokenUsage } from './usage.js';
+
+/** How the head of an attempt ended. */
+export type AttemptHead =
+  /** The response head went to the app; the body is streaming through. */
+  | { readonly kind: 'committed'; readonly status: number }
+  /** Nothing reached the app; `outcome` says why (a failure, or the app leaving). */
+  | { readonly kind: 'abandoned'; readonly outcome: Outcome; readonly status: number | undefined };
+
+/** How the whole attempt ended. */
+export interface AttemptEnd {
+  readonly outcome: Outcome;
+  readonly status: number | undefined;
+  readonly ttfbMs: number | undefined;
+  readonly durationMs: number;
+  /** Time from the start to the first body chunk after the head, ms. */
+  readonly firstChunkMs: number | undefined;
+  readonly usage: TokenUsage | undefined;
+  /** Whether the app's response had been committed (its head sent) when the attempt ended. */
+  readonly committed: boolean;
+}
+
+export interface AttemptOptions {
+  readonly backend: CompiledBackend;
+  /** Request body with `model` rewritten for this backend. */
+  readonly body: Buffer;
+  /** App path, e.g. `/v1/chat/completions`. */
+  readonly appPath: string;
+  /** This attempt's upstream headers (credentials for this backend and trace context included). */
+  readonly headers: IncomingHttpHeaders;
+  /** When true, failures that came as an HTTP response are passed through instead of abandoned. */
+  readonly last: boolean;
+  /** Headers added to the app's response when this attempt commits. */
+  readonly responseHeaders: OutgoingHttpHeaders;
+}
+
+type TimerKind = 'connect' | 'firstByte' | 'idle';
+
+/** The SSE event a committed stream ends with when its upstream breaks or goes silent. */
+export function streamErrorEvent(message: string, code: string): string {
+  return `event: error\ndata: ${JSON.stringify({ error: { message, type: 'server_error', code } })}\n\n`;
+}
+
+export class Attempt implements AttemptSink {
+  /** Settles once the app's response is committed, or once the attempt is given up before that. */
+  readonly head: Promise<AttemptHead>;
+  /** Settles when the attempt is over (never rejects). */
+  readonly end: Promise<AttemptEnd>;
+  private resolveHead!: (h: AttemptHead) => void;
+  private resolveEnd!: (end: AttemptEnd) => void;
+  private headSettled = false;
+  private ended = false;
+  private committed = false;
+  private sse = false;
+  private startedAt = 0;
+  private ttfbMs: number | undefined;
+  private firstChunkMs: number | undefined;
+  private status: number | undefined;
+  private proxyReq: ClientRequest | undefined;
+  private proxyRes: IncomingMessage | undefined;
+  private readonly port = new AttemptPort(this);
+  private timer: NodeJS.Timeout | undefined;
+  private timerKind: TimerKind | undefined;
+  private timedOut: TimerKind | undefined;
+  private readonly tap = new UsageTap();
+  private readonly onAppClose = (): void => {
+    if (!this.res.writableFinished) this.finish({ responseStarted: this.committed, clientGone: true });
+  };
+  private readonly onAppDrain = (): void => {
+    if (this.ended) return;
+    // Idle time counts only while routecar waits on the upstream, not while the app is slow to read.
+    this.arm('idle', this.options.backend.timeouts.idleMs);
+    this.proxyRes?.resume();
+  };
+
+  constructor(
+    private readonly appSocket: Socket,
+    private readonly res: ServerResponse,
+    private readonly options: AttemptOptions,
+  ) {
+    this.head = new Promise((resolve) => (this.resolveHead = resolve));
+    this.end = new Promise((resolve) => (this.resolveEnd = resolve));
+  }
+
+  /** Sends the attempt through the backend's proxy. */
+  start(proxy: BackendProxy): void {
+    this.startedAt = performance.now();
+    this.res.once('close', this.onAppClose);
+    const { appPath, headers, body } = this.options;
+    proxy.send(new AttemptRequest(appPath, headers, body, this.appSocket), this.port);
+  }
+
+  onProxyReq(proxyReq: ClientRequest): void {
+    if (this.ended) return;
+    this.proxyReq = proxyReq;
+    const timeouts = this.options.backend.timeouts;
+    const socket = proxyReq.socket as Socket | null;
+    if (socket && socket.connecting) {
+      this.arm('connect', timeouts.connectMs);
+      socket.once('connect', () => this.arm('firstByte', timeouts.firstByteMs));
+    } else {
+      this.arm('firstByte', timeouts.firstByteMs);
+    }
+  }
+
+  onProxyRes(proxyRes: IncomingMessage): void {
+    if (this.ended) return;
+    this.proxyRes = proxyRes;
+    this.ttfbMs = performance.now() - this.startedAt;
+    const status = proxyRes.statusCode ?? 502;
+    this.status = status;
+    const verdict = this.observe({
+      status,
+      responseStarted: false,
+      clientGone: false,
+      retryAfter: header(proxyRes, 'retry-after'),
+    });
+    // A redirect never reaches the app (its Location names an internal address), nor does a
+    // failure while another backend remains to be tried: drain the body and give up.
+    if (verdict.kind === 'failure' && (!this.options.last || verdict.failure === 'redirect')) {
+      proxyRes.on('error', noop);
+      proxyRes.resume();
+      this.finish({
+        status,
+        responseStarted: false,
+        clientGone: false,
+        retryAfter: header(proxyRes, 'retry-after'),
+      });
+      return;
+    }
+    this.sse = String(proxyRes.headers['content-type'] ?? '').startsWith('text/event-stream');
+    proxyRes.on('data', this.onData);
+    proxyRes.on('end', this.onEnd);
+    // Errors and early closes reach routecar through the port (`onUpstreamBroken`); this keeps
+    // an error event with no other listener from becoming an uncaught exception.
+    proxyRes.on('error', noop);
+  }
+
+  onError(err: NodeJS.ErrnoException): void {
+    this.finish({
+      errorCode: err.code ?? 'ECONNRESET',
+      responseStarted: this.committed,
+      reusedSocket: this.proxyReq?.reusedSocket === true,
+      clientGone: false, // the app leaving is reported by onAppClose
+    });
+  }
+
+  onUpstreamBroken(err: Error | undefined): void {
+    this.finish({
+      errorCode: (err as NodeJS.ErrnoException | undefined)?.code ?? 'ECONNRESET',
+      responseStarted: this.committed,
+      clientGone: false,
+    });
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.ended) return;
+    if (!this.committed) {
+      this.firstChunkMs = performance.now() - this.startedAt;
+      this.commit();
+    }
+    this.tap.push(chunk);
+    if (this.res.write(chunk)) {
+      this.timer?.refresh();
+      return;
+    }
+    this.clearTimer();
+    this.proxyRes!.pause();
+    this.res.once('drain', this.onAppDrain);
+  };
+
+  private readonly onEnd = (): void => {
+    if (this.ended) return;
+    if (!this.committed) this.commit();
+    this.finish({ status: this.status, responseStarted: true, clientGone: false, completed: true });
+  };
+
+  /** Sends the head to the app: from here on the response is the app's. */
+  private commit(): void {
+    const proxyRes = this.proxyRes!;
+    this.committed = true;
+    this.res.writeHead(this.status!, responseHeaders(proxyRes.headers, this.options.responseHeaders));
+    this.settleHead({ kind: 'committed', status: this.status! });
+    this.arm('idle', this.options.backend.timeouts.idleMs);
+  }
+
+  private arm(kind: TimerKind, ms: number): void {
+    if (this.ended) return;
+    this.clearTimer();
+    this.timerKind = kind;
+    this.timer = setTimeout(this.onTimeout, ms);
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private readonly onTimeout = (): void => {
+    this.timedOut = this.timerKind;
+    this.finish({ responseStarted: this.committed, clientGone: false });
+  };
+
+  private observe(o: Omit<Observation, 'nowMs' | 'timeout'>): Outcome {
+    return classify({ ...o, timeout: this.timedOut, nowMs: Date.now() });
+  }
+
+  /**
+   * The one exit. Settles the attempt, ends the app's response if it was committed (cleanly on
+   * success; with the SSE error event, or a cut for any other body, on failure), and stops the
+   * upstream exchange.
+   */
+  private finish(o: Omit<Observation, 'nowMs' | 'timeout'> & { readonly completed?: boolean }): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.clearTimer();
+    const res = this.res;
+    res.off('close', this.onAppClose);
+    res.off('drain', this.onAppDrain);
+    const outcome = this.observe(o);
+    if (this.committed) this.endAppResponse(o.completed === true, outcome);
+    // The middleware destroys whatever is still open upstream (a finished exchange is left alone).
+    this.port.close();
+    const end: AttemptEnd = {
+      outcome,
+      status: o.status ?? this.status,
+      ttfbMs: this.ttfbMs,
+      durationMs: performance.now() - this.startedAt,
+      firstChunkMs: this.firstChunkMs,
+      usage: outcome.kind === 'success' ? this.tap.result() : undefined,
+      committed: this.committed,
+    };
+    this.settleHead({ kind: 'abandoned', outcome, status: end.status });
+    this.resolveEnd(end);
+  }
+
+  private endAppResponse(completed: boolean, outcome: Outcome): void {
+    const res = this.res;
+    if (completed) {
+      res.end();
+      return;
+    }
+    if (outcome.kind === 'ignored') return; // the app left: there is no one to tell
+    if (this.sse && res.writable) {
+      const silent = this.timedOut === 'idle';
+      const message = `upstream ${this.options.backend.name} ${silent ? 'went silent' : 'broke'} mid-stream`;
+      res.end(streamErrorEvent(message, 'upstream_stream_broken'));
+      return;
+    }
+    // A JSON body cannot carry an error after it started: cut it, so the client fails at once.
+    res.destroy();
+  }
+
+  private settleHead(head: AttemptHead): void {
+    if (this.headSettled) return;
+    this.headSettled = true;
+    this.resolveHead(head);
+  }
+}
+
+function header(msg: IncomingMessage, name: string): string | undefined {
+  const v = msg.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function noop(): void {}
