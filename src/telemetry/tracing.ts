@@ -6,6 +6,12 @@
  * Loaded only when traces are configured (setup.ts imports this file lazily), so routecar without
  * tracing never loads the trace SDK. Contexts are passed explicitly, so no context manager (and
  * no async_hooks) is needed.
+ *
+ * Sampling is decided first, before anything is allocated (`sampled`): an unsampled request gets
+ * no scope, so no ids, attribute objects or spans are made for it, and no `traceparent` is
+ * injected; the app's own `traceparent`, if it sent one, goes upstream unchanged with its other
+ * headers, as W3C Trace Context asks of a participant that does not record. The SDK's sampler is
+ * then always-on: it only sees the requests already chosen.
  */
 import {
   ROOT_CONTEXT,
@@ -19,14 +25,10 @@ import {
 } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import {
-  AlwaysOffSampler,
   AlwaysOnSampler,
   BatchSpanProcessor,
   ConsoleSpanExporter,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
   TracerProvider,
-  type Sampler,
   type SpanExporter,
 } from '@opentelemetry/sdk-trace';
 import type {
@@ -46,7 +48,7 @@ import {
   type BackendLookup,
 } from './request-metrics.js';
 import type { SamplerSettings, TraceSettings } from './settings.js';
-import { formatTraceparent, parseTraceparent } from './traceparent.js';
+import { formatTraceparent, parseTraceparent, type TraceParent } from './traceparent.js';
 
 /** Span attribute keys beyond the metric attributes. */
 export const SPAN_ATTR = {
@@ -79,6 +81,8 @@ export interface TracingOptions {
   readonly backends: BackendLookup;
   /** Replaces the configured exporter (tests). */
   readonly exporter?: SpanExporter;
+  /** Uniform draws in [0, 1) for ratio sampling of new traces; Math.random by default (tests inject). */
+  readonly random?: () => number;
 }
 
 export async function startTracing(options: TracingOptions): Promise<Tracing> {
@@ -86,7 +90,8 @@ export async function startTracing(options: TracingOptions): Promise<Tracing> {
   const exporter = options.exporter ?? (await createExporter(settings));
   const provider = new TracerProvider({
     resource: options.resource,
-    sampler: createSampler(settings.sampler),
+    // `sampled` has already chosen every request that reaches the SDK.
+    sampler: new AlwaysOnSampler(),
     spanProcessors: [
       new BatchSpanProcessor({
         exporter,
@@ -98,8 +103,16 @@ export async function startTracing(options: TracingOptions): Promise<Tracing> {
     ],
   });
   const tracer = provider.getTracer(SCOPE);
+  const sampler = settings.sampler;
+  const random = options.random ?? Math.random;
   return {
-    observer: { requestStarted: (start) => openRequest(tracer, options.backends, start) },
+    observer: {
+      requestStarted(start) {
+        const parent = start.traceparent === undefined ? undefined : parseTraceparent(start.traceparent);
+        if (!sampled(sampler, parent, random)) return undefined;
+        return openRequest(tracer, options.backends, start, parent);
+      },
+    },
     flush: () => provider.forceFlush(),
     shutdown: () => provider.shutdown(),
   };
@@ -111,18 +124,39 @@ async function createExporter(settings: TraceSettings): Promise<SpanExporter> {
   return createSpanExporter(settings.protocol);
 }
 
-export function createSampler(s: SamplerSettings): Sampler {
-  const root =
-    s.root === 'always_on'
-      ? new AlwaysOnSampler()
-      : s.root === 'always_off'
-        ? new AlwaysOffSampler()
-        : new TraceIdRatioBasedSampler(s.ratio);
-  return s.parentBased ? new ParentBasedSampler({ root }) : root;
+/**
+ * The sampling decision, made before anything is allocated for the request. With `parentBased`, a
+ * valid incoming `traceparent` decides (its sampled flag); otherwise the root sampler does. The
+ * ratio is applied to the parent's trace id when there is one, exactly as the SDK's
+ * TraceIdRatioBasedSampler does (so every service keeps the same traces), and to a random draw for
+ * a new trace, whose id is random anyway.
+ */
+export function sampled(s: SamplerSettings, parent: TraceParent | undefined, random: () => number): boolean {
+  if (parent !== undefined && s.parentBased) return (parent.traceFlags & 1) === 1;
+  if (s.root === 'always_on') return true;
+  if (s.root === 'always_off') return false;
+  if (parent !== undefined) return traceIdBucket(parent.traceId) < ratioBound(s.ratio);
+  return random() < s.ratio;
 }
 
-function openRequest(tracer: Tracer, backends: BackendLookup, start: RequestStart): RequestScope {
-  const parent = parseTraceparent(start.traceparent);
+/** The SDK's TraceIdRatioBasedSampler bound for `ratio` (0..1) over 32-bit buckets. */
+function ratioBound(ratio: number): number {
+  return ratio >= 1 ? 4294967296 : ratio <= 0 ? 0 : Math.floor(ratio * 4294967295);
+}
+
+/** The SDK's TraceIdRatioBasedSampler bucket: the four 32-bit words of the trace id XORed. */
+export function traceIdBucket(traceId: string): number {
+  let acc = 0;
+  for (let i = 0; i < 32; i += 8) acc = (acc ^ parseInt(traceId.slice(i, i + 8), 16)) >>> 0;
+  return acc;
+}
+
+function openRequest(
+  tracer: Tracer,
+  backends: BackendLookup,
+  start: RequestStart,
+  parent: TraceParent | undefined,
+): RequestScope {
   const parentContext = parent
     ? trace.setSpanContext(ROOT_CONTEXT, {
         ...parent,
@@ -184,7 +218,7 @@ function openAttempt(
   }
   // Epoch time on both ends, like the request span, so the two never disagree about the clock.
   const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, startTime: Date.now(), attributes }, parent);
-  // Sampled or not, the attempt's context goes upstream, so the backend's spans join this trace.
+  // The attempt's span goes upstream as the parent, so the backend's spans join this trace.
   const headers = { traceparent: formatTraceparent(span.spanContext()) };
   return { headers, end: (report) => endAttempt(span, report) };
 }

@@ -1,9 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import {
+  InMemorySpanExporter,
+  SamplingDecision,
+  TraceIdRatioBasedSampler,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace';
 import type { RequestStart } from '../../../src/proxy/events.js';
 import { telemetrySettings } from '../../../src/telemetry/settings.js';
-import { startTracing, type Tracing } from '../../../src/telemetry/tracing.js';
+import { sampled, startTracing, traceIdBucket, type Tracing } from '../../../src/telemetry/tracing.js';
 import { parseTraceparent } from '../../../src/telemetry/traceparent.js';
 import { attempt, request, RESOURCE } from './fixtures.js';
 
@@ -16,13 +21,14 @@ afterEach(async () => {
   tracing = undefined;
 });
 
-async function tracer(env: Record<string, string> = {}) {
+async function tracer(env: Record<string, string> = {}, random?: () => number) {
   const exporter = new InMemorySpanExporter();
   const settings = telemetrySettings({ OTEL_TRACES_EXPORTER: 'console', ...env }).traces!;
   tracing = await startTracing({
     settings,
     resource: RESOURCE,
     exporter,
+    ...(random ? { random } : {}),
     backends: (name) => ({
       address: `${name}.models.svc`,
       port: 8000,
@@ -168,14 +174,45 @@ describe('tracing', () => {
     expect(all.find((s) => s.kind === SpanKind.SERVER)!.status.code).toBe(SpanStatusCode.ERROR);
   });
 
-  it('follows the app’s decision not to sample, and still propagates the trace upstream', async () => {
+  it('follows the app’s decision not to sample: no scope, so the app’s traceparent goes upstream unchanged', async () => {
     const { observer, spans } = await tracer();
-    const scope = observer.requestStarted!(start({ traceparent: `00-${TRACE}-${APP_SPAN}-00` }))!;
+    // No scope means the forwarder injects nothing: the app's header stays among the headers it forwards.
+    expect(observer.requestStarted!(start({ traceparent: `00-${TRACE}-${APP_SPAN}-00` }))).toBeUndefined();
+    expect(await spans()).toHaveLength(0);
+  });
+
+  it('opens nothing for an unsampled new trace, and injects no traceparent', async () => {
+    let draws = 0;
+    const { observer, spans } = await tracer(
+      { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' },
+      () => (draws++, 0.5),
+    );
+    expect(observer.requestStarted!(start({ traceparent: undefined }))).toBeUndefined();
+    expect(draws).toBe(1);
+    expect(await spans()).toHaveLength(0);
+  });
+
+  it('samples a new trace when the draw falls under the ratio', async () => {
+    const { observer, spans } = await tracer(
+      { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' },
+      () => 0.005,
+    );
+    const scope = observer.requestStarted!(start({ traceparent: undefined }))!;
     const a = scope.attempt('alpha', 1);
+    expect(parseTraceparent(a.headers.traceparent)?.traceFlags).toBe(1);
     a.end(attempt());
     scope.end(request());
-    expect(await spans()).toHaveLength(0);
-    expect(parseTraceparent(a.headers.traceparent)).toMatchObject({ traceId: TRACE, traceFlags: 0 });
+    expect(await spans()).toHaveLength(2);
+  });
+
+  it('with parentbased_*, a sampled app traceparent is followed whatever the ratio', async () => {
+    const { observer, spans } = await tracer(
+      { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' },
+      () => 0.99,
+    );
+    const scope = observer.requestStarted!(start())!;
+    scope.end(request());
+    expect((await spans())[0]!.spanContext().traceId).toBe(TRACE);
   });
 
   it('samples by trace id ratio when told to', async () => {
@@ -183,12 +220,23 @@ describe('tracing', () => {
       OTEL_TRACES_SAMPLER: 'traceidratio',
       OTEL_TRACES_SAMPLER_ARG: '0.5',
     });
-    for (let i = 0; i < 200; i++) {
-      const scope = observer.requestStarted!(start({ traceparent: undefined }))!;
-      scope.end(request());
-    }
+    for (let i = 0; i < 200; i++) observer.requestStarted!(start({ traceparent: undefined }))?.end(request());
     const n = (await spans()).length;
     expect(n).toBeGreaterThan(50);
     expect(n).toBeLessThan(150);
+  });
+
+  it('applies the ratio to an incoming trace id exactly as the SDK’s TraceIdRatioBasedSampler does', () => {
+    const settings = { root: 'traceidratio', ratio: 0.3, parentBased: false } as const;
+    const sdk = new TraceIdRatioBasedSampler(0.3);
+    const hex = (n: number) =>
+      Array.from({ length: n }, () => '0123456789abcdef'[(Math.random() * 16) | 0]).join('');
+    for (let i = 0; i < 500; i++) {
+      const traceId = hex(32);
+      const ours = sampled(settings, { traceId, spanId: APP_SPAN, traceFlags: 0 }, () => 0);
+      const theirs = sdk.shouldSample(ROOT_CONTEXT, traceId).decision === SamplingDecision.RECORD_AND_SAMPLED;
+      expect(ours).toBe(theirs);
+    }
+    expect(traceIdBucket('ffffffff000000000000000000000000')).toBe(0xffffffff);
   });
 });
