@@ -2,12 +2,12 @@
  * Turns a raw request (headers + body bytes) into RequestFeatures and the parsed body.
  * Everything decide and the rules read comes from here, computed once per request.
  */
-import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { RoutecarError } from '../server/errors.js';
 import { describeJsonValue } from './client-text.js';
 import type { Endpoint, RequestFeatures } from './features.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
+import { apiKeyIdOf } from './key-hash.js';
 import { outputBudget } from './output-budget.js';
 
 /** The OpenAI paths routecar serves, by path under the listener root. */
@@ -35,6 +35,11 @@ export function extractRequest(endpoint: Endpoint, headers: IncomingHttpHeaders,
   };
   const bodyUser = typeof body.user === 'string' && body.user !== '' ? body.user : undefined;
   const budget = outputBudget(endpoint, body);
+  // apiKeyId is hashed on first read (a rule or the access log asking for it), at most once: most
+  // requests never pay for the SHA-256. The token stays only where it already is, in the request's
+  // own headers; the features never hold it.
+  const authorization = headers.authorization;
+  let keyId: string | undefined | null = null; // null: not hashed yet
   const features: RequestFeatures = {
     endpoint,
     route: body.model,
@@ -42,7 +47,10 @@ export function extractRequest(endpoint: Endpoint, headers: IncomingHttpHeaders,
     tenant: header('x-tenant-id') || undefined,
     user: header('x-user-id') || bodyUser,
     priority: header('x-priority') || undefined,
-    apiKeyId: apiKeyId(header('authorization')),
+    get apiKeyId(): string | undefined {
+      if (keyId === null) keyId = apiKeyIdOf(authorization);
+      return keyId;
+    },
     promptTokens: estimatePromptTokens(endpoint, body),
     maxTokens: budget.maxTokens,
     choices: budget.choices,
@@ -88,14 +96,6 @@ function parseBody(raw: Buffer): RequestBody {
   return parsed as RequestBody;
 }
 
-/** Hash of the bearer token, so rules can match on a key without routecar ever keeping it. */
-function apiKeyId(authorization: string | undefined): string | undefined {
-  if (!authorization) return undefined;
-  const token = authorization.replace(/^Bearer\s+/i, '').trim();
-  if (token === '') return undefined;
-  return createHash('sha256').update(token).digest('hex').slice(0, 16);
-}
-
 function maxCost(value: string | undefined): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   const n = Number(value);
@@ -110,12 +110,27 @@ function maxCost(value: string | undefined): number | undefined {
 }
 
 /**
- * Lower-case names (Node already lower-cases them), multi-valued headers joined. Without a
- * prototype, so a rule or sticky key naming `constructor` reads an absent header, not a function.
+ * Headers that carry an app's credentials. They stay out of the features' header view, so no rule,
+ * sticky key, log or explanation can read a raw key from the features: rules match a key by its
+ * `apiKeyId`.
+ */
+const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'proxy-authorization',
+  'api-key',
+  'x-api-key',
+  'cookie',
+]);
+
+/**
+ * Lower-case names (Node already lower-cases them), multi-valued headers joined, credentials left
+ * out. Without a prototype, so a rule or sticky key naming `constructor` reads an absent header,
+ * not a function.
  */
 function headerView(headers: IncomingHttpHeaders): Readonly<Record<string, string | undefined>> {
   const view = Object.create(null) as Record<string, string | undefined>;
   for (const name in headers) {
+    if (CREDENTIAL_HEADERS.has(name)) continue;
     const v = headers[name];
     view[name] = Array.isArray(v) ? v.join(', ') : v;
   }
