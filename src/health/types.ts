@@ -30,6 +30,12 @@ export interface BackendHealth {
   readonly latencyEwmaMs: number | undefined;
   /** Exponentially weighted time to first byte of successful attempts, ms; undefined before the first sample. */
   readonly ttfbEwmaMs: number | undefined;
+  /**
+   * p95 of the window's time to first byte, ms (it may lag the window by a moment: it is a
+   * quantile walk, refreshed by the registry, not per request); undefined without samples or
+   * when the registry does not provide it.
+   */
+  readonly ttfbP95Ms?: number | undefined;
 }
 
 /** A backend nobody has sent anything to yet. */

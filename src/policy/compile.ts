@@ -75,6 +75,7 @@ function compileBackend(name: string, backend: BackendDocument): CompiledBackend
     maxInflight: backend.maxInflight ?? Infinity,
     timeouts: Object.freeze({ ...backend.timeouts }),
     apiKeyEnv: backend.apiKeyEnv,
+    signals: backend.signals === undefined ? undefined : Object.freeze({ ...backend.signals }),
   });
 }
 

@@ -11,7 +11,8 @@ import { ruleSchema } from './rule-schema.js';
 /** Defaults, in one place so docs and tests can refer to them. */
 export const DEFAULTS = {
   timeouts: { connectMs: 2000, firstByteMs: 60000, idleMs: 30000 },
-  objective: { latency: 1, errors: 4, cost: 0 },
+  objective: { latency: 1, errors: 4, cost: 0, load: 1 },
+  signals: { intervalMs: 1000 },
   overBudget: 'refuse',
   defaultMaxTokens: 256,
   sticky: 'none',
@@ -79,6 +80,22 @@ const backendSchema = z
       .regex(ENV_NAME_PATTERN, 'not a valid environment variable name')
       .optional()
       .describe('Environment variable holding the API key sent as Authorization: Bearer.'),
+    signals: z
+      .strictObject({
+        metricsUrl: z
+          .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+          .describe("The model server's Prometheus endpoint, e.g. http://llama:8000/metrics."),
+        format: z
+          .enum(['vllm', 'sglang', 'tgi'])
+          .describe('Which metric names to read: vllm, sglang or tgi.'),
+        intervalMs: z
+          .int()
+          .min(100, 'intervalMs must be at least 100')
+          .default(DEFAULTS.signals.intervalMs)
+          .describe('Scrape interval (jittered by ±20%); a signal older than three intervals is ignored.'),
+      })
+      .optional()
+      .describe("Load signals (queue depth, KV-cache usage) scraped from the server's own /metrics."),
   })
   .describe('One OpenAI-compatible model server.');
 
@@ -108,6 +125,9 @@ const routeSchema = z
         latency: objectiveWeight.default(DEFAULTS.objective.latency).describe('Weight of relative latency.'),
         errors: objectiveWeight.default(DEFAULTS.objective.errors).describe('Weight of the error ratio.'),
         cost: objectiveWeight.default(DEFAULTS.objective.cost).describe('Weight of relative price.'),
+        load: objectiveWeight
+          .default(DEFAULTS.objective.load)
+          .describe("Weight of the server's queue and KV-cache pressure (backends with signals)."),
       })
       .default(DEFAULTS.objective)
       .describe('Scoring weights; 0 switches a term off.'),

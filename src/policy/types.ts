@@ -16,6 +16,16 @@ export interface BackendTimeouts {
   readonly idleMs: number;
 }
 
+/** Where and how often a backend's own load page (`/metrics`) is scraped. */
+export interface BackendSignals {
+  /** The model server's Prometheus endpoint, e.g. `http://llama:8000/metrics`. */
+  readonly metricsUrl: string;
+  /** Which server's metric names to read. */
+  readonly format: 'vllm' | 'sglang' | 'tgi';
+  /** Scrape interval (jittered by ±20%); the signal is stale after three of them. */
+  readonly intervalMs: number;
+}
+
 export interface CompiledBackend {
   readonly name: string;
   /** OpenAI-compatible base URL, e.g. `http://llama:8000/v1` (no trailing slash). */
@@ -31,6 +41,8 @@ export interface CompiledBackend {
   readonly timeouts: BackendTimeouts;
   /** Name of the environment variable holding the backend's API key (never the key itself). */
   readonly apiKeyEnv: string | undefined;
+  /** Load signals scraped from the server's `/metrics`; absent when the policy sets none. */
+  readonly signals?: BackendSignals | undefined;
 }
 
 /** How a route keeps a user on the same split variant. */
@@ -44,6 +56,8 @@ export interface Objective {
   readonly latency: number;
   readonly errors: number;
   readonly cost: number;
+  /** Weight of the model server's queue and KV-cache pressure (scraped signals); 1 when unset. */
+  readonly load?: number;
 }
 
 /** Split weights by backend name, as written (not normalised). A 0 switches the arm off: no traffic, not even as a fallback. */

@@ -5,14 +5,17 @@
 import type { BackendHealth, HealthLookup } from '../health/types.js';
 import type { RequestFeatures } from '../ingress/features.js';
 import type { CompiledPolicy, CompiledRoute, RuleActions, SplitWeights } from '../policy/types.js';
+import { type LoadSignal, NO_SIGNALS, type SignalLookup } from '../signals/types.js';
 import { estimateCostUsd } from './cost.js';
 import type { CandidateReport, ExclusionReason } from './types.js';
 
-/** Scoring terms of one candidate: relative latency, error ratio, relative price. */
+/** Scoring terms of one candidate: relative latency, error ratio, relative price, relative load. */
 export interface ScoreTerms {
   readonly latency: number;
   readonly errors: number;
   readonly cost: number;
+  /** (1 + load cost) over the best candidate's; 1 when no candidate has a load signal. */
+  readonly load: number;
 }
 
 /** One backend of the route while the decision is being made. Mutable, and private to one decide call. */
@@ -20,6 +23,8 @@ export interface Candidate {
   readonly name: string;
   readonly health: BackendHealth;
   readonly costUsd: number;
+  /** The backend's fresh load signal (queue, KV cache); undefined when it has none. */
+  readonly load: LoadSignal | undefined;
   excluded: ExclusionReason | undefined;
   /** Selection weight set by the strategy (a share: the weights of one group sum to 1). */
   weight: number;
@@ -42,6 +47,7 @@ export function collectCandidates(
   health: HealthLookup,
   features: RequestFeatures,
   nowMs: number,
+  signals: SignalLookup = NO_SIGNALS,
 ): Candidate[] {
   const names = route.backends;
   const out: Candidate[] = new Array<Candidate>(names.length);
@@ -57,6 +63,7 @@ export function collectCandidates(
       name,
       health: h,
       costUsd: estimateCostUsd(backend, route, features),
+      load: signals(name),
       excluded: exclusionOf(name, h, backend.maxInflight, actions, split, nowMs),
       weight: 0,
       terms: undefined,

@@ -8,6 +8,7 @@
  * half-open trial, `prefer`, `maxAttempts` cut.
  */
 import type { HealthLookup } from '../health/types.js';
+import type { SignalLookup } from '../signals/types.js';
 import type { RequestFeatures } from '../ingress/features.js';
 import type { CompiledPolicy, CompiledRoute, CompiledRule, Objective, RuleActions } from '../policy/types.js';
 import { applyPrefer, cutAttempts, placeHalfOpen } from './attempts.js';
@@ -30,6 +31,8 @@ export interface DecideInput {
   readonly policy: CompiledPolicy;
   /** Health snapshot of a backend, by name. */
   readonly health: HealthLookup;
+  /** Fresh model-server load signal of a backend, by name; none when absent. */
+  readonly signals?: SignalLookup;
   readonly features: RequestFeatures;
   /** Epoch milliseconds (compared with `coolingUntilMs`). */
   readonly nowMs: number;
@@ -87,7 +90,16 @@ export function decide(input: DecideInput): DecideResult {
   }
 
   const split = pin === undefined ? (actions?.split ?? route.split) : undefined;
-  const all = collectCandidates(policy, route, actions, split, input.health, features, input.nowMs);
+  const all = collectCandidates(
+    policy,
+    route,
+    actions,
+    split,
+    input.health,
+    features,
+    input.nowMs,
+    input.signals,
+  );
   let pool: readonly Candidate[] = all;
   if (pin !== undefined) {
     const pinned = all[route.backends.indexOf(pin)] as Candidate;
@@ -187,6 +199,7 @@ function objectiveOf(route: CompiledRoute, actions: RuleActions | undefined): Ob
     latency: o.latency ?? route.objective.latency,
     errors: o.errors ?? route.objective.errors,
     cost: o.cost ?? route.objective.cost,
+    load: o.load ?? route.objective.load,
   };
 }
 

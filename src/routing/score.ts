@@ -1,30 +1,51 @@
 /**
- * The `score` strategy: without a split, traffic follows health and price.
+ * The `score` strategy: without a split, traffic follows health, load and price.
  *
- *   weight = latRel^(-wL) × costRel^(-wC) × exp(-wE × 2.5 × errorShare)
+ *   weight = latRel^(-wL) × loadRel^(-wLoad) × costRel^(-wC) × exp(-wE × ERROR_SCALE × errExcess)
  *
- * errorShare is failures / (requests + 5): the window's error ratio with a prior of five
- * successes, so one unlucky failure on a cold backend does not starve it of the traffic it
- * needs to show it is fine (and to give its breaker the volume to decide). A backend failing
- * half its requests keeps under 1% of the weight of a clean one with the default wE of 4.
+ * - **latency**: the candidate's time to first byte, as the mean of its window p95 and its EWMA
+ *   (the p95 sees the tail a mean hides; the EWMA reacts within seconds), times (1 + in-flight)
+ *   so a backend that is busy right now looks slower before either catches up. Without a TTFB
+ *   sample the total-latency EWMA stands in; without any sample, the median of the others
+ *   (a fair share, so a new backend warms up). latRel is that over the best candidate's.
+ * - **load**: the model server's own queue and KV-cache pressure, from its scraped `/metrics`:
+ *   loadCost = queued / QUEUE_SCALE + KV_SCALE × (kv above KV_KNEE, as a share of the headroom).
+ *   loadRel = (1 + loadCost) / (1 + best loadCost). A candidate without a fresh signal counts as
+ *   the median of those that have one: neither rewarded nor punished. No signal at all: off.
+ * - **errors**: the error share with a prior, (failures + 0.1) / (requests + 20), above the best
+ *   candidate's. With the default wE of 4, a backend failing 5% of its requests keeps under 1%
+ *   of the weight of a clean peer, so it only gets the exploration floor and what its sparse
+ *   samples earn (a few percent); one failure among a cold backend's first requests costs it
+ *   less than the prior's twenty clean ones would earn back.
+ * - **cost**: the request's estimated cost over the cheapest candidate's.
  *
- * latRel is the candidate's effective latency over the best one's, where effective latency is
- * the latency EWMA times (1 + inflight) — peak-EWMA style, so a backend that is busy right now
- * looks slower before its EWMA catches up. A backend with no latency sample yet is treated as
- * the median of the known ones, so it gets a fair share of traffic and warms up. costRel is the
- * request's estimated cost over the cheapest candidate's. The first attempt is a weighted random
- * draw (equal backends share evenly; one 10× slower gets a tenth of the weight); later attempts
- * follow weight, highest first.
+ * Herding: the first attempt is a weighted random draw, never the best candidate outright, so
+ * pods that see the same signals still spread in proportion (equal candidates split evenly), and
+ * every usable candidate keeps an exploration floor of MIN_SHARE_TOTAL / n of the traffic, so a
+ * penalised backend keeps producing the samples that clear it. Signals are smoothed where they
+ * are scraped (signals/store.ts), so one scrape cannot swing the fleet. Later attempts follow
+ * weight, highest first.
  */
 import type { Objective } from '../policy/types.js';
+import type { LoadSignal } from '../signals/types.js';
 import type { Candidate } from './candidates.js';
 import type { Strategy } from './strategy.js';
 import { appendByWeight, pickWeighted } from './weighted.js';
 
-/** Successes assumed before the first sample when judging a backend's error share. */
-const ERROR_PRIOR_REQUESTS = 5;
-/** Scale of the error term: with wE = 1, an error share of 40% divides the weight by e. */
-const ERROR_SCALE = 2.5;
+/** Prior of the error share: as if every backend had failed 0.1 of 20 requests (0.5%). */
+const ERROR_PRIOR_FAILURES = 0.1;
+const ERROR_PRIOR_REQUESTS = 20;
+/** Scale of the error term: with wE = 1, an error share 4 points above the best divides the weight by e. */
+export const ERROR_SCALE = 25;
+/** Queued requests that add as much as the whole base cost (one queued request per this many = +1). */
+export const QUEUE_SCALE = 4;
+/** KV-cache usage below this costs nothing; above it, pressure grows linearly to KV_SCALE at 100%. */
+export const KV_KNEE = 0.7;
+export const KV_SCALE = 4;
+/** Share of traffic reserved, in total, for the exploration floor of the usable candidates. */
+export const MIN_SHARE_TOTAL = 0.02;
+/** Weight of the `load` term when the objective does not set it. */
+export const DEFAULT_LOAD_WEIGHT = 1;
 
 /** Floors that keep the ratios finite when a latency or a price is zero. */
 const MIN_LATENCY_MS = 1e-3;
@@ -32,44 +53,102 @@ const MIN_COST_USD = 1e-12;
 
 /** Sets `weight` (a share: they sum to 1) and `terms` on every candidate given. */
 export function assignScores(cands: readonly Candidate[], objective: Objective): void {
-  const fallbackLatency = medianKnownLatency(cands) ?? 1;
+  const n = cands.length;
+  const fallbackLatency = medianOf(cands, baseLatency) ?? 1;
+  const fallbackLoad = medianOf(cands, loadCost);
   let minLatency = Infinity;
   let minCost = Infinity;
+  let minLoad = Infinity;
+  let minErrors = Infinity;
   for (const c of cands) {
     const latency = effectiveLatency(c, fallbackLatency);
     if (latency < minLatency) minLatency = latency;
     const cost = Math.max(c.costUsd, MIN_COST_USD);
     if (cost < minCost) minCost = cost;
+    const load = loadCost(c) ?? fallbackLoad ?? 0;
+    if (load < minLoad) minLoad = load;
+    const errors = errorShare(c);
+    if (errors < minErrors) minErrors = errors;
   }
+  const wLoad = objective.load ?? DEFAULT_LOAD_WEIGHT;
   let total = 0;
   for (const c of cands) {
     const latRel = effectiveLatency(c, fallbackLatency) / minLatency;
     const costRel = Math.max(c.costUsd, MIN_COST_USD) / minCost;
-    const errors = c.health.failures / (c.health.requests + ERROR_PRIOR_REQUESTS);
+    const loadRel = (1 + (loadCost(c) ?? fallbackLoad ?? 0)) / (1 + minLoad);
+    const errors = errorShare(c);
     const w =
       Math.pow(latRel, -objective.latency) *
+      Math.pow(loadRel, -wLoad) *
       Math.pow(costRel, -objective.cost) *
-      Math.exp(-objective.errors * ERROR_SCALE * errors);
+      Math.exp(-objective.errors * ERROR_SCALE * (errors - minErrors));
     c.weight = w;
-    c.terms = { latency: latRel, errors, cost: costRel };
+    c.terms = { latency: latRel, errors: c.health.errorRatio, cost: costRel, load: loadRel };
     total += w;
   }
-  // Every weight can underflow to 0 (e.g. all error ratios at 1): then nobody is better.
-  for (const c of cands) c.weight = total > 0 ? c.weight / total : 1 / cands.length;
+  // Every weight can underflow to 0: then nobody is better.
+  if (!(total > 0)) {
+    for (const c of cands) c.weight = 1 / n;
+    return;
+  }
+  if (n === 1) {
+    (cands[0] as Candidate).weight = 1;
+    return;
+  }
+  // Exploration floor: each gets at least MIN_SHARE_TOTAL / n, taken from the others in proportion.
+  const floor = MIN_SHARE_TOTAL / n;
+  for (const c of cands) c.weight = floor + (1 - MIN_SHARE_TOTAL) * (c.weight / total);
+}
+
+/** failures over requests in the window, with a prior of 0.1 failures in 20 requests. */
+function errorShare(c: Candidate): number {
+  return (c.health.failures + ERROR_PRIOR_FAILURES) / (c.health.requests + ERROR_PRIOR_REQUESTS);
+}
+
+/** Time to first byte (p95 and EWMA averaged), else the total-latency EWMA, else undefined. */
+function baseLatency(c: Candidate): number | undefined {
+  const h = c.health;
+  const ewma = h.ttfbEwmaMs;
+  if (ewma === undefined) return h.latencyEwmaMs;
+  const p95 = h.ttfbP95Ms;
+  return p95 === undefined ? ewma : (ewma + p95) / 2;
 }
 
 function effectiveLatency(c: Candidate, fallback: number): number {
-  const base = c.health.latencyEwmaMs ?? fallback;
-  return Math.max(base, MIN_LATENCY_MS) * (1 + c.health.inflight);
+  return Math.max(baseLatency(c) ?? fallback, MIN_LATENCY_MS) * (1 + c.health.inflight);
 }
 
-function medianKnownLatency(cands: readonly Candidate[]): number | undefined {
+/** The load term's cost of a fresh signal; undefined without one. */
+function loadCost(c: Candidate): number | undefined {
+  const s = c.load;
+  if (s === undefined) return undefined;
+  return signalCost(s);
+}
+
+/** queued / QUEUE_SCALE + KV pressure above the knee (see the module comment). */
+export function signalCost(s: LoadSignal): number {
+  const kv = s.kvCacheUsage;
+  const kvPressure =
+    kv === undefined || kv <= KV_KNEE ? 0 : (KV_SCALE * (Math.min(kv, 1) - KV_KNEE)) / (1 - KV_KNEE);
+  return s.queued / QUEUE_SCALE + kvPressure;
+}
+
+/**
+ * Median of `value` over the candidates that have one, when some (not all) lack it: the stand-in
+ * for the ones that lack it. Undefined when there is nothing to stand in for, or nothing to take.
+ */
+function medianOf(
+  cands: readonly Candidate[],
+  value: (c: Candidate) => number | undefined,
+): number | undefined {
   let known = 0;
-  for (const c of cands) if (c.health.latencyEwmaMs !== undefined) known++;
-  // Nothing to substitute (all known), or nothing to substitute with (none known).
+  for (const c of cands) if (value(c) !== undefined) known++;
   if (known === 0 || known === cands.length) return undefined;
   const values: number[] = [];
-  for (const c of cands) if (c.health.latencyEwmaMs !== undefined) values.push(c.health.latencyEwmaMs);
+  for (const c of cands) {
+    const v = value(c);
+    if (v !== undefined) values.push(v);
+  }
   values.sort((a, b) => a - b);
   const mid = values.length >> 1;
   return values.length % 2 === 1

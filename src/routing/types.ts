@@ -21,7 +21,13 @@ export interface CandidateReport {
   /** Selection weight among the candidates (split weight, or the score-derived weight); higher is better. */
   readonly weight?: number;
   /** Scoring terms, when scoring was used: relative latency, error ratio, relative price. */
-  readonly terms?: { readonly latency: number; readonly errors: number; readonly cost: number };
+  readonly terms?: {
+    readonly latency: number;
+    readonly errors: number;
+    readonly cost: number;
+    /** (1 + load cost) over the best candidate's; 1 without load signals. */
+    readonly load?: number;
+  };
 }
 
 export interface Decision {

@@ -59,7 +59,7 @@ describe('compilePolicy: normalisation', () => {
   it('fills a partial objective from the defaults', () => {
     const doc = baseDocument();
     doc.routes.chat = { backends: ['big'], objective: { cost: 2 } };
-    expect(compiled(doc).routes.get('chat')?.objective).toEqual({ latency: 1, errors: 4, cost: 2 });
+    expect(compiled(doc).routes.get('chat')?.objective).toEqual({ latency: 1, errors: 4, cost: 2, load: 1 });
   });
 
   it('lower-cases the sticky header name and parses body:user', () => {

@@ -28,7 +28,7 @@ describe('parsePolicy', () => {
       consecutiveFailures: 5,
     });
     expect(result.document.window).toEqual({ sizeMs: 60000, buckets: 12 });
-    expect(result.policy.routes.get('chat')?.objective).toEqual({ latency: 1, errors: 4, cost: 0 });
+    expect(result.policy.routes.get('chat')?.objective).toEqual({ latency: 1, errors: 4, cost: 0, load: 1 });
   });
 
   it('accepts JSON, and the same content in JSON and YAML has the same version', () => {

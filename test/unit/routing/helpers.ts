@@ -13,6 +13,7 @@ import type {
   RuleActions,
 } from '../../../src/policy/types.js';
 import { decide } from '../../../src/routing/decide.js';
+import type { LoadSignal, SignalLookup } from '../../../src/signals/types.js';
 import type { Decision, DecideResult, DecisionRefusal } from '../../../src/routing/types.js';
 import { features } from '../../support/features.js';
 
@@ -115,6 +116,12 @@ export function healthTable(table: Record<string, Partial<BackendHealth>> = {}):
   return (name) => full.get(name) ?? UNKNOWN_HEALTH;
 }
 
+/** Fresh load signals by backend name; unlisted backends have none. */
+export function signalTable(table: Record<string, LoadSignal> = {}): SignalLookup {
+  const map = new Map(Object.entries(table));
+  return (name) => map.get(name);
+}
+
 export const NOW = 1_750_000_000_000;
 
 export interface Scenario {
@@ -152,15 +159,17 @@ export function firstAttemptShares(
   n: number,
   opts: {
     health?: Record<string, Partial<BackendHealth>>;
+    signals?: Record<string, LoadSignal>;
     features?: (i: number) => Partial<RequestFeatures>;
     seed?: number;
   } = {},
 ): Record<string, number> {
   const random = mulberry32(opts.seed ?? 42);
   const health = healthTable(opts.health);
+  const signals = signalTable(opts.signals);
   const counts: Record<string, number> = {};
   for (let i = 0; i < n; i++) {
-    const r = decide({ policy, health, features: features(opts.features?.(i)), nowMs: NOW, random });
+    const r = decide({ policy, health, signals, features: features(opts.features?.(i)), nowMs: NOW, random });
     if (!r.ok) throw new Error(r.refusal.message);
     const first = r.decision.attempts[0] as string;
     counts[first] = (counts[first] ?? 0) + 1;

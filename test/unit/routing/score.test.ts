@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MIN_SHARE_TOTAL } from '../../../src/routing/score.js';
 import { buildPolicy, decided, firstAttemptShares } from './helpers.js';
 
 const N = 10_000;
@@ -35,7 +36,7 @@ describe('score: health-aware spreading without a split', () => {
     expect(shares.b).toBeGreaterThan(0.45);
   });
 
-  it('one failure on a cold backend does not starve it (prior of five successes)', () => {
+  it('one failure on a cold backend costs it most of its share, down to the exploration floor', () => {
     const strict = buildPolicy({
       backends: ['a', 'b', 'c'],
       routes: { chat: { backends: ['a', 'b', 'c'], objective: { latency: 1, errors: 4, cost: 1 } } },
@@ -43,9 +44,9 @@ describe('score: health-aware spreading without a split', () => {
     const shares = firstAttemptShares(strict, N, {
       health: { a: { errorRatio: 1, requests: 1, failures: 1 } },
     });
-    // errorShare = 1 / 6; exp(-4 * 2.5 / 6) ≈ 0.19: still some traffic to prove itself
-    expect(shares.a ?? 0).toBeGreaterThan(0.05);
-    expect(shares.a ?? 0).toBeLessThan(0.15);
+    // errorShare = 1.1 / 21 against 0.1 / 20: weight × exp(-4 × 25 × 0.047) ≈ 0.009, plus the floor 0.02 / 3
+    expect(shares.a ?? 0).toBeGreaterThan(MIN_SHARE_TOTAL / 3 / 2);
+    expect(shares.a ?? 0).toBeLessThan(0.03);
   });
 
   it('the errors objective weight sharpens the penalty', () => {
@@ -53,10 +54,10 @@ describe('score: health-aware spreading without a split', () => {
       backends: ['a', 'b', 'c'],
       routes: { chat: { backends: ['a', 'b', 'c'], objective: { latency: 1, errors: 4, cost: 1 } } },
     });
-    const a = { errorRatio: 0.3, requests: 100, failures: 30 };
+    const a = { errorRatio: 0.02, requests: 400, failures: 8 };
     const lenient = firstAttemptShares(policy, N, { health: { a } });
     const harsh = firstAttemptShares(strict, N, { health: { a } });
-    expect(harsh.a ?? 0).toBeLessThan((lenient.a ?? 0) / 5);
+    expect(harsh.a ?? 0).toBeLessThan((lenient.a ?? 0) / 2);
   });
 
   it('in-flight load counts: a busy backend looks slower before its EWMA moves', () => {
@@ -97,7 +98,7 @@ describe('score: health-aware spreading without a split', () => {
     const rest = d.attempts.slice(1);
     expect(weight(rest[0] as string)).toBeGreaterThanOrEqual(weight(rest[1] as string));
     const b = d.candidates.find((c) => c.backend === 'b');
-    expect(b?.terms).toEqual({ latency: 4, errors: 0, cost: 1 });
+    expect(b?.terms).toEqual({ latency: 4, errors: 0, cost: 1, load: 1 });
     const total = d.candidates.reduce((s, c) => s + (c.weight ?? 0), 0);
     expect(total).toBeCloseTo(1, 9);
     expect(d.reason).toMatch(/^score -> [abc] \(weight 0\.\d\d\)$/);
