@@ -4,11 +4,10 @@
  * steady series of non-streaming requests, four at a time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FakeStatsSnapshot } from '../support/fake-upstream.js';
 import { countByBackend, failuresOf, runLoad, type LoadOutcome } from '../support/load.js';
-import { getFreePort } from '../support/ports.js';
-import { distPath, useProcesses, type ChildHandle, type ProcessGroup } from '../support/processes.js';
+import { useProcesses } from '../support/processes.js';
 import { startRoutecar, type BackendState, type Routecar } from '../support/routecar.js';
+import { UpstreamProcess } from '../support/upstream-process.js';
 
 const procs = useProcesses(afterAll);
 const routecars: Routecar[] = [];
@@ -19,68 +18,6 @@ afterAll(async () => {
 const CHAT = { model: 'chat', messages: [{ role: 'user', content: 'hello' }] };
 const CONCURRENCY = 4;
 const RESET_TIMEOUT_MS = 1_000;
-
-/** A fake upstream running as its own process, with its control API on a second port. */
-class UpstreamProcess {
-  child!: ChildHandle;
-
-  private constructor(
-    private readonly group: ProcessGroup,
-    readonly name: string,
-    readonly port: number,
-    readonly controlPort: number,
-    private readonly flags: readonly string[],
-  ) {}
-
-  static async start(group: ProcessGroup, name: string, flags: readonly string[]): Promise<UpstreamProcess> {
-    const [port, controlPort] = await Promise.all([getFreePort(), getFreePort()]);
-    const upstream = new UpstreamProcess(group, name, port, controlPort, flags);
-    await upstream.spawn();
-    return upstream;
-  }
-
-  get baseURL(): string {
-    return `http://127.0.0.1:${this.port}/v1`;
-  }
-
-  private get controlUrl(): string {
-    return `http://127.0.0.1:${this.controlPort}/__control`;
-  }
-
-  /** (Re)starts the process on the same ports and waits until it listens. */
-  async spawn(): Promise<void> {
-    const args = [
-      '--name',
-      this.name,
-      '--port',
-      String(this.port),
-      '--control-port',
-      String(this.controlPort),
-      ...this.flags,
-    ];
-    this.child = this.group.spawn(distPath('src/demo/main.js'), args, { name: `upstream ${this.name}` });
-    await this.child.waitForLine(/listening on/);
-  }
-
-  /** A crash: SIGKILL, no chance to close connections gracefully. */
-  async crash(): Promise<void> {
-    await this.child.kill('SIGKILL');
-  }
-
-  async configure(patch: Record<string, unknown>): Promise<void> {
-    const res = await fetch(this.controlUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(patch),
-    });
-    if (!res.ok) throw new Error(`${this.name} control: HTTP ${res.status} ${await res.text()}`);
-  }
-
-  async stats(): Promise<FakeStatsSnapshot> {
-    const res = await fetch(this.controlUrl);
-    return ((await res.json()) as { stats: FakeStatsSnapshot }).stats;
-  }
-}
 
 /** Three upstreams and a routecar whose route `chat` spreads over them by score. */
 async function startFleet(
