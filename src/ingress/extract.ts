@@ -9,6 +9,7 @@ import type { Endpoint, RequestFeatures } from './features.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 import { apiKeyIdOf } from './key-hash.js';
 import { outputBudget } from './output-budget.js';
+import { lazyPrompt } from './prompt-text.js';
 
 /** The OpenAI paths routecar serves, by path under the listener root. */
 export const ENDPOINT_PATHS: Readonly<Record<string, Endpoint>> = {
@@ -58,6 +59,7 @@ export function extractRequest(endpoint: Endpoint, headers: IncomingHttpHeaders,
     maxCostUsd: maxCost(header('x-routecar-max-cost')),
     pin: header('x-routecar-backend') || undefined,
     headers: headerView(headers),
+    prompt: lazyPrompt(endpoint, body),
   };
   return { features, body };
 }

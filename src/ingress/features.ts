@@ -42,4 +42,44 @@ export interface RequestFeatures {
   readonly pin: string | undefined;
   /** Request headers, lower-case names, multi-valued headers joined with ", ". */
   readonly headers: Readonly<Record<string, string | undefined>>;
+  /**
+   * The prompt's text, read only when a rule that needs it is reached (prompt-text.ts says which
+   * parts, in which order, up to 32 Ki characters). Absent: the request has no text to read.
+   */
+  readonly prompt?: PromptSource;
+  /**
+   * Labels from the policy's classifiers, by classifier name, added by the edge before deciding
+   * (classify/). A classifier that was asked and gave no label (timeout, error, garbage) maps to
+   * undefined; one that was never asked is absent. Rules reading an absent classifier do not match.
+   */
+  readonly classes?: ReadonlyMap<string, ClassLabel | undefined>;
+}
+
+/** What a classifier said about a prompt. */
+export interface ClassLabel {
+  readonly label: string;
+  /** Confidence in [0, 1]. */
+  readonly score: number;
+}
+
+/** A request's prompt text, read on first use. */
+export interface PromptSource {
+  /** The bounded prompt text. */
+  text(): string;
+  /** The same text, lower-cased (what case-insensitive `contains` compares with). */
+  lower(): string;
+  /** SHA-256 (hex) prefix of the text; reads it if nothing has yet. */
+  hash(): string;
+  /** Hash and length of the text, or undefined when nothing read it for this request. */
+  summary(): PromptSummary | undefined;
+}
+
+/** What logs and decisions say about a prompt: never the text. */
+export interface PromptSummary {
+  /** First 16 hex characters of the SHA-256 of the scanned text. */
+  readonly sha256: string;
+  /** Characters scanned (at most 32 Ki). */
+  readonly chars: number;
+  /** Whether the request held more text than was scanned. */
+  readonly truncated: boolean;
 }

@@ -1,8 +1,10 @@
 /**
  * `rules[]` -> CompiledRule[]: checks every name a rule refers to and builds its predicate once.
  */
+import type { RequestFeatures } from '../ingress/features.js';
 import { policyError, suggestion, type PolicyError } from './errors.js';
-import { compileMatch } from './match.js';
+import { compileClass, compileMatch } from './match.js';
+import { compileRegex, type TextTest } from './regex.js';
 import type { RuleDocument } from './rule-schema.js';
 import { checkSplit } from './splits.js';
 import type { CompiledRule, Objective, RuleActions } from './types.js';
@@ -12,6 +14,8 @@ export interface RuleContext {
   readonly backends: ReadonlySet<string>;
   /** Each route's backends, by route name. */
   readonly routes: ReadonlyMap<string, readonly string[]>;
+  /** Names under `classifiers`. */
+  readonly classifiers?: ReadonlySet<string>;
 }
 
 /** A rule's target route when it can only ever apply to one: its `route` action, or a single `match.route`. */
@@ -44,11 +48,38 @@ export function compileRules(
       }
     });
     errors.push(...checkActions(rule, context, at));
-    compiled.push(
-      Object.freeze({ name: rule.name, matches: compileMatch(rule.match), actions: actionsOf(rule) }),
-    );
+    let regex: TextTest | undefined;
+    if (rule.match.prompt?.regex !== undefined) {
+      const result = compileRegex(rule.match.prompt.regex);
+      if (result.ok) regex = result.test;
+      else errors.push(policyError(at('match', 'prompt', 'regex'), result.message));
+    }
+    const classifiers = context.classifiers ?? new Set<string>();
+    for (const name of Object.keys(rule.match.class ?? {})) {
+      if (name !== 'minScore' && !classifiers.has(name)) {
+        const message = `unknown classifier "${name}"${suggestion(name, classifiers)} (declare it under classifiers)`;
+        errors.push(policyError(at('match', 'class', name), message));
+      }
+    }
+    // A pattern that did not compile leaves the rule uncompiled: the errors refuse the policy anyway.
+    if (rule.match.prompt?.regex !== undefined && regex === undefined) return;
+    compiled.push(compileRule(rule, regex));
   });
   return { rules: Object.freeze(compiled), errors };
+}
+
+function compileRule(rule: RuleDocument, regex: TextTest | undefined): CompiledRule {
+  const prefilter = compileMatch(rule.match, regex);
+  const base = { name: rule.name, actions: actionsOf(rule), continue: rule.continue === true };
+  if (rule.match.class === undefined) return Object.freeze({ ...base, matches: prefilter });
+  const cls = compileClass(rule.match.class);
+  const test = cls.test;
+  return Object.freeze({
+    ...base,
+    matches: (f: RequestFeatures) => prefilter(f) && test(f),
+    prefilter,
+    classifiers: Object.freeze([...cls.classifiers]),
+  });
 }
 
 function checkActions(

@@ -9,7 +9,14 @@ import { compileRules } from './compile-rules.js';
 import { canonicalJson, sha256Hex } from './hash.js';
 import type { BackendDocument, PolicyDocument, RouteDocument } from './schema.js';
 import { checkSplit } from './splits.js';
-import type { CompiledBackend, CompiledPolicy, CompiledRoute, SplitWeights, StickyKey } from './types.js';
+import type {
+  CompiledBackend,
+  CompiledClassifier,
+  CompiledPolicy,
+  CompiledRoute,
+  SplitWeights,
+  StickyKey,
+} from './types.js';
 
 /**
  * Per-route split weights that replace the policy's own split (from `routecar/splits/<route>`).
@@ -43,7 +50,12 @@ export function compilePolicy(
   }
 
   const routeBackends = new Map([...routes].map(([name, route]) => [name, route.backends]));
-  const rules = compileRules(document.rules, { backends: backendNames, routes: routeBackends });
+  const classifiers = compileClassifiers(document.classifiers);
+  const rules = compileRules(document.rules, {
+    backends: backendNames,
+    routes: routeBackends,
+    classifiers: new Set(classifiers?.keys()),
+  });
   errors.push(...rules.errors);
   if (errors.length > 0) return { ok: false, errors };
 
@@ -52,6 +64,7 @@ export function compilePolicy(
     backends,
     routes,
     rules: rules.rules,
+    ...(classifiers === undefined ? {} : { classifiers }),
     breaker: Object.freeze({ ...document.breaker }),
     window: Object.freeze({ ...document.window }),
   };
@@ -62,6 +75,17 @@ export function compilePolicy(
 export function policyVersion(document: PolicyDocument, overrides: SplitOverrides): string {
   const splits = [...overrides].map(([route, weights]) => [route, Object.fromEntries(weights)]);
   return sha256Hex(canonicalJson({ document, splits: Object.fromEntries(splits) })).slice(0, VERSION_LENGTH);
+}
+
+function compileClassifiers(
+  classifiers: PolicyDocument['classifiers'],
+): ReadonlyMap<string, CompiledClassifier> | undefined {
+  if (classifiers === undefined || Object.keys(classifiers).length === 0) return undefined;
+  const out = new Map<string, CompiledClassifier>();
+  for (const [name, c] of Object.entries(classifiers)) {
+    out.set(name, Object.freeze({ name, url: c.url, timeoutMs: c.timeoutMs, cacheSize: c.cacheSize }));
+  }
+  return out;
 }
 
 function compileBackend(name: string, backend: BackendDocument): CompiledBackend {

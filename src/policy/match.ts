@@ -3,13 +3,25 @@
  * (lower-cased header names, value sets) is computed here, so a request pays only for lookups.
  */
 import type { RequestFeatures } from '../ingress/features.js';
-import type { MatchDocument, RangeDocument, StringMatcherDocument } from './rule-schema.js';
+import type { TextTest } from './regex.js';
+import type {
+  ClassMatchDocument,
+  MatchDocument,
+  PromptMatchDocument,
+  RangeDocument,
+  StringMatcherDocument,
+} from './rule-schema.js';
 
 type Predicate = (features: RequestFeatures) => boolean;
 type ValueTest = (value: string | undefined) => boolean;
 
-/** Compiles a match clause; every clause given must hold, and `{}` matches every request. */
-export function compileMatch(match: MatchDocument): Predicate {
+/**
+ * Compiles a match clause; every clause given must hold, and `{}` matches every request.
+ * `class` is left out (see {@link compileClass}): the rule walk needs to test the other clauses
+ * before it decides to call a classifier. The prompt clause comes last, after the cheap ones.
+ * `regex` is `match.prompt.regex`, compiled by the caller (which reports a bad pattern).
+ */
+export function compileMatch(match: MatchDocument, regex?: TextTest): Predicate {
   const tests: Predicate[] = [];
   for (const [name, matcher] of Object.entries(match.header ?? {})) {
     // features.headers has lower-case names; the policy may be written in any case.
@@ -30,6 +42,7 @@ export function compileMatch(match: MatchDocument): Predicate {
   addRange(tests, match.promptTokens, (f) => f.promptTokens);
   addRange(tests, match.maxTokens, (f) => f.maxTokens);
   addRange(tests, match.payloadBytes, (f) => f.payloadBytes);
+  if (match.prompt !== undefined) addPrompt(tests, match.prompt, regex);
 
   if (tests.length === 0) return () => true;
   if (tests.length === 1) return tests[0] ?? (() => true);
@@ -74,4 +87,52 @@ function addRange(
       (gte === undefined || v >= gte)
     );
   });
+}
+
+/**
+ * `contains` (any entry, ignoring case) or `regex`: the clause holds when any of its text tests
+ * does, so `{contains: ["```", "def "], regex: "(?i)\\bpython\\b"}` reads "looks like code". A
+ * request without text reads as "".
+ */
+function addPrompt(tests: Predicate[], prompt: PromptMatchDocument, regex: TextTest | undefined): void {
+  const needles = prompt.contains === undefined ? [] : [prompt.contains].flat().map((s) => s.toLowerCase());
+  if (prompt.regex !== undefined && regex === undefined) {
+    throw new Error('match.prompt.regex needs its compiled pattern');
+  }
+  tests.push((f) => {
+    if (needles.length > 0) {
+      const text = f.prompt?.lower() ?? '';
+      for (const needle of needles) if (text.includes(needle)) return true;
+    }
+    return regex !== undefined && regex(f.prompt?.text() ?? '');
+  });
+}
+
+/** A compiled `match.class` clause. */
+export interface ClassTest {
+  /** Classifiers the clause reads, in the order written. */
+  readonly classifiers: readonly string[];
+  /** True when every classifier gave one of its labels (with at least `minScore`); an unasked one never matches. */
+  readonly test: Predicate;
+}
+
+export function compileClass(clause: ClassMatchDocument): ClassTest {
+  const minScore = clause.minScore ?? 0;
+  const wanted: Array<readonly [string, ReadonlySet<string>]> = [];
+  for (const [name, labels] of Object.entries(clause)) {
+    if (name === 'minScore') continue;
+    wanted.push([name, new Set([labels as string | string[]].flat())]);
+  }
+  return {
+    classifiers: wanted.map(([name]) => name),
+    test: (f) => {
+      const classes = f.classes;
+      if (classes === undefined) return false;
+      for (const [name, labels] of wanted) {
+        const got = classes.get(name);
+        if (got === undefined || got.score < minScore || !labels.has(got.label)) return false;
+      }
+      return true;
+    },
+  };
 }

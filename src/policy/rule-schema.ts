@@ -1,5 +1,5 @@
 /**
- * Wire schema of `rules[]`: ordered, first match wins. A rule is `{name, match, ...actions}`;
+ * Wire schema of `rules[]`: ordered, first match wins unless a rule says `continue: true`. A rule is `{name, match, ...actions}`;
  * `match` lists clauses that must all hold, the other keys name what the rule changes.
  * The grammar is documented in docs/policy.md; `compile-rules.ts` turns it into predicates.
  */
@@ -53,6 +53,47 @@ export const rangeMatcher = z
   })
   .describe('Numeric range: { lt, lte, gt, gte }.');
 
+/**
+ * `match.prompt`: the prompt's text (a bounded prefix, see docs/policy.md). The clause holds when
+ * any `contains` entry occurs or the regex matches.
+ * The regex is checked and compiled when the policy compiles (compile-rules.ts).
+ */
+export const promptMatcher = z
+  .strictObject({
+    contains: oneOrMany(z.string().min(1, 'an empty string matches every prompt'), 'a string')
+      .optional()
+      .describe('True when the prompt contains any of these strings, ignoring case.'),
+    regex: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'A regular expression (RE2 syntax: no backreferences or lookarounds), matched anywhere in the prompt; flags as (?i) or /.../i.',
+      ),
+  })
+  .refine((p) => p.contains !== undefined || p.regex !== undefined, 'give contains, regex or both')
+  .describe('Holds when the prompt (its first 32 Ki characters) contains any entry or matches the regex.');
+
+/**
+ * `match.class`: `{ <classifier>: [labels], minScore }`. Every classifier named must have given one
+ * of its labels, with at least `minScore` when set.
+ */
+export const classMatcher = z
+  .object({
+    minScore: z
+      .number({ error: 'expected a number' })
+      .min(0, 'minScore is between 0 and 1')
+      .max(1, 'minScore is between 0 and 1')
+      .optional()
+      .describe('Lowest score that counts (0..1); any score when unset.'),
+  })
+  .catchall(oneOrMany(z.string().min(1), 'a label'))
+  .refine(
+    (c) => Object.keys(c).some((k) => k !== 'minScore'),
+    'name a classifier: { <classifier>: [labels] }',
+  )
+  .describe('Labels from classifiers declared under classifiers: { <classifier>: [labels], minScore }.');
+
 /** The `match` clause: every clause given must hold; `{}` matches every request. */
 export const matchSchema = z
   .strictObject({
@@ -76,6 +117,8 @@ export const matchSchema = z
     priority: oneOrMany(z.string(), `a string (quote numbers: '1')`)
       .optional()
       .describe('The x-priority header.'),
+    prompt: promptMatcher.optional(),
+    class: classMatcher.optional(),
   })
   .describe('Clauses that must all hold; {} matches every request.');
 
@@ -101,6 +144,10 @@ export const ruleSchema = z
   .strictObject({
     name: ruleName.describe('Shown in decisions, logs and metrics; unique.'),
     match: matchSchema,
+    continue: z
+      .boolean()
+      .optional()
+      .describe('Apply this rule and keep matching: later matching rules refine it (see docs/policy.md).'),
     route: routeName.optional().describe('Send matching requests to this route instead.'),
     prefer: backendList.optional().describe('Try these backends first, in this order, when available.'),
     only: backendList.optional().describe('Restrict the candidates to these backends.'),
@@ -138,8 +185,15 @@ export const ruleSchema = z
     } else if (rule.deny !== undefined && actions.length > 1) {
       ctx.addIssue({ code: 'custom', message: 'deny cannot be combined with other actions', path: ['deny'] });
     }
+    if (rule.deny !== undefined && rule.continue === true) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a deny rule ends matching: it cannot continue',
+        path: ['continue'],
+      });
+    }
   })
-  .describe('Ordered; the first rule whose match holds is applied.');
+  .describe('Ordered; the first rule whose match holds is applied (and, after a continue rule, the next).');
 
 /** A rule as validated (wire form). */
 export type RuleDocument = z.output<typeof ruleSchema>;
@@ -147,5 +201,9 @@ export type RuleDocument = z.output<typeof ruleSchema>;
 export type MatchDocument = z.output<typeof matchSchema>;
 /** A value, list of values or `{prefix}`. */
 export type StringMatcherDocument = z.output<typeof stringMatcher>;
+/** A `match.prompt` clause. */
+export type PromptMatchDocument = z.output<typeof promptMatcher>;
+/** A `match.class` clause. */
+export type ClassMatchDocument = z.output<typeof classMatcher>;
 /** A `{lt, lte, gt, gte}` range. */
 export type RangeDocument = z.output<typeof rangeMatcher>;

@@ -5,7 +5,7 @@
  * Cross-references (a route naming an unknown backend, ...) are checked by `compile.ts`.
  */
 import * as z from 'zod';
-import { backendName, ENV_NAME_PATTERN, routeName, splitWeights } from './names.js';
+import { backendName, ENV_NAME_PATTERN, NAME_PATTERN, routeName, splitWeights } from './names.js';
 import { ruleSchema } from './rule-schema.js';
 
 /** Defaults, in one place so docs and tests can refer to them. */
@@ -24,6 +24,7 @@ export const DEFAULTS = {
     consecutiveFailures: 5,
   },
   window: { sizeMs: 60000, buckets: 12 },
+  classifier: { timeoutMs: 100, cacheSize: 10000 },
 } as const;
 
 const millis = (what: string) => z.int().positive(`${what} must be a positive whole number of milliseconds`);
@@ -99,6 +100,22 @@ const backendSchema = z
   })
   .describe('One OpenAI-compatible model server.');
 
+const classifierSchema = z
+  .strictObject({
+    url: z
+      .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+      .describe('Where {"text": "..."} is POSTed; the answer is {"label": "...", "score": 0..1}.'),
+    timeoutMs: millis('timeoutMs')
+      .default(DEFAULTS.classifier.timeoutMs)
+      .describe('Longest wait for an answer; past it the request goes on without a label.'),
+    cacheSize: z
+      .int()
+      .min(0)
+      .default(DEFAULTS.classifier.cacheSize)
+      .describe('Labels kept in memory, by hash of the prompt text; 0 keeps none.'),
+  })
+  .describe('An external prompt classifier, called only when a rule that reads it is reached.');
+
 const objectiveWeight = z.number().min(0, 'objective weights must be >= 0');
 
 const routeSchema = z
@@ -165,7 +182,23 @@ export const policyDocumentSchema = z
       .record(routeName, routeSchema)
       .refine((r) => Object.keys(r).length > 0, 'at least one route is required')
       .describe('Routes by the name clients send as model.'),
-    rules: z.array(ruleSchema).default([]).describe('Ordered; the first rule that matches is applied.'),
+    classifiers: z
+      .record(
+        z
+          .string()
+          .regex(
+            NAME_PATTERN,
+            'classifier names are letters, digits and . _ : - (starting with a letter or digit)',
+          )
+          .refine((name) => name !== 'minScore', 'minScore is a key of match.class, not a classifier name'),
+        classifierSchema,
+      )
+      .optional()
+      .describe('External prompt classifiers by name, read by rules through match.class.'),
+    rules: z
+      .array(ruleSchema)
+      .default([])
+      .describe('Ordered; the first rule that matches is applied (and, after a continue rule, the next).'),
     breaker: z
       .strictObject({
         errorThresholdPercentage: z

@@ -109,9 +109,26 @@ export interface RuleActions {
 
 export interface CompiledRule {
   readonly name: string;
-  /** Pure predicate compiled from the rule's `match` clause. */
+  /** Pure predicate compiled from the rule's `match` clause (an unasked classifier: no match). */
   readonly matches: (features: RequestFeatures) => boolean;
   readonly actions: RuleActions;
+  /** `continue: true`: after this rule applies, later rules are still matched and refine it. */
+  readonly continue?: boolean;
+  /** Classifiers the rule's `match.class` reads; absent or empty when it reads none. */
+  readonly classifiers?: readonly string[];
+  /** The rule's match without its `class` clause: when false, no classifier needs asking for it. */
+  readonly prefilter?: (features: RequestFeatures) => boolean;
+}
+
+/** An external prompt classifier (`classifiers.<name>`). */
+export interface CompiledClassifier {
+  readonly name: string;
+  /** Where `{"text": ...}` is POSTed. */
+  readonly url: string;
+  /** Longest wait for an answer, connection included; past it the request goes on without a label. */
+  readonly timeoutMs: number;
+  /** Labels kept, by hash of the text; 0 keeps none. */
+  readonly cacheSize: number;
 }
 
 /** Options handed to each backend's opossum breaker. */
@@ -138,8 +155,10 @@ export interface CompiledPolicy {
   readonly version: string;
   readonly backends: ReadonlyMap<string, CompiledBackend>;
   readonly routes: ReadonlyMap<string, CompiledRoute>;
-  /** Ordered; the first rule that matches is the one applied. */
+  /** Ordered; the first rule that matches is applied (and, while rules say `continue`, the next). */
   readonly rules: readonly CompiledRule[];
+  /** External prompt classifiers by name; absent when the policy declares none. */
+  readonly classifiers?: ReadonlyMap<string, CompiledClassifier>;
   readonly breaker: BreakerSettings;
   readonly window: WindowSettings;
 }

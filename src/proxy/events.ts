@@ -2,7 +2,7 @@
  * What the request path reports as it happens. The health registry, telemetry and the request
  * log all consume these same events, so what a dashboard shows is what the router saw.
  */
-import type { Endpoint } from '../ingress/features.js';
+import type { ClassLabel, Endpoint, PromptSummary } from '../ingress/features.js';
 import type { Outcome } from '../outcome/classify.js';
 import type { TokenUsage } from './usage.js';
 
@@ -74,8 +74,15 @@ export interface RequestReport {
   readonly costUsd: number | undefined;
   readonly tenant: string | undefined;
   readonly policyVersion: string;
+  /** The first rule that applied (Decision.rule). */
   readonly rule: string | undefined;
   readonly reason: string;
+  /** Every rule that applied, in order (Decision.rules / DecisionRefusal.rules). */
+  readonly rules?: readonly string[];
+  /** Labels of the classifiers asked, null for no label (Decision.classes). */
+  readonly classes?: Readonly<Record<string, ClassLabel | null>>;
+  /** Hash and length of the prompt text when a rule read it (Decision.prompt); never the text. */
+  readonly prompt?: PromptSummary;
   /**
    * Outcome of the attempt that answered, when one committed a response; a stream that broke
    * after its head went out reports status 200 and a failure here.

@@ -3,14 +3,15 @@
  * request features, now, random source). No I/O, no clock, no global state; randomness only from
  * `random`. Called once per request, so it allocates little and sorts only the route's backends.
  *
- * Steps: route lookup → first matching rule (deny, route switch, filters, objective, ceiling,
- * split, pins) → candidates (health, rule filters, cost ceiling) → strategy (split or score) →
- * half-open trial, `prefer`, `maxAttempts` cut.
+ * Steps: route lookup → matching rules (the first, and more while rules `continue`; their
+ * actions combined: deny, route switch, filters, objective, ceiling, split, pins) → candidates
+ * (health, rule filters, cost ceiling) → strategy (split or score) → half-open trial, `prefer`,
+ * `maxAttempts` cut.
  */
 import type { HealthLookup } from '../health/types.js';
 import type { SignalLookup } from '../signals/types.js';
-import type { RequestFeatures } from '../ingress/features.js';
-import type { CompiledPolicy, CompiledRoute, CompiledRule, Objective, RuleActions } from '../policy/types.js';
+import type { ClassLabel, RequestFeatures } from '../ingress/features.js';
+import type { CompiledPolicy, CompiledRoute, Objective, RuleActions } from '../policy/types.js';
 import { applyPrefer, cutAttempts, placeHalfOpen } from './attempts.js';
 import {
   applyCeiling,
@@ -21,10 +22,11 @@ import {
   toReports,
 } from './candidates.js';
 import { effectiveCeilingUsd, formatUsd } from './cost.js';
+import { combineActions, matchRules } from './rules.js';
 import { scoreStrategy } from './score.js';
 import { splitStrategy } from './split.js';
 import type { Selection } from './strategy.js';
-import type { CandidateReport, DecideResult, DecisionRefusal } from './types.js';
+import type { CandidateReport, DecideResult, Decision, DecisionRefusal } from './types.js';
 
 export interface DecideInput {
   /** The compiled policy snapshot in force. */
@@ -41,34 +43,46 @@ export interface DecideInput {
 }
 
 const NO_CANDIDATES: readonly CandidateReport[] = Object.freeze([]);
+const NO_RULES: readonly string[] = Object.freeze([]);
 
 export function decide(input: DecideInput): DecideResult {
   const { policy, features } = input;
   const requested = features.route;
   let route = policy.routes.get(requested);
   if (route === undefined) {
-    return refuse('model_not_found', 404, modelNotFound(policy, requested), requested, requested, undefined);
+    return refuse('model_not_found', 404, modelNotFound(policy, requested), requested, requested, NO_RULES);
   }
 
-  const rule = firstMatch(policy.rules, features);
-  const actions = rule?.actions;
-  const ruleName = rule?.name;
+  // Every rule that applied, in order; `rule` (headers, metrics) is the first of them.
+  const applied = matchRules(policy.rules, features);
+  const rules = applied.length === 0 ? NO_RULES : applied.map((r) => r.name);
+  const actions = combineActions(applied);
+  const ruleName = rules[0];
+  const ruleNames = rules.join(', ');
   if (actions?.deny !== undefined) {
-    return refuse('denied', actions.deny.status, actions.deny.message, requested, route.name, ruleName);
+    return refuse(
+      'denied',
+      actions.deny.status,
+      actions.deny.message,
+      requested,
+      route.name,
+      rules,
+      features,
+    );
   }
   let reason = '';
-  if (rule !== undefined) {
+  if (applied.length > 0) {
     if (actions?.route !== undefined) {
       const switched = policy.routes.get(actions.route);
       if (switched === undefined) {
         // compile() checks rule targets; kept so a compiler bug cannot crash the request path.
-        const message = `rule "${rule.name}" sends to unknown route "${actions.route}"`;
-        return refuse('model_not_found', 404, message, requested, actions.route, ruleName);
+        const message = `rule "${ruleNames}" sends to unknown route "${actions.route}"`;
+        return refuse('model_not_found', 404, message, requested, actions.route, rules, features);
       }
       route = switched;
-      reason = `rule ${rule.name} -> route ${route.name}`;
+      reason = `rule ${ruleNames} -> route ${route.name}`;
     } else {
-      reason = `rule ${rule.name}`;
+      reason = `rule ${ruleNames}`;
     }
   }
 
@@ -81,7 +95,7 @@ export function decide(input: DecideInput): DecideResult {
     if (actions?.allowPin === true) {
       if (!route.backends.includes(features.pin)) {
         const message = `backend "${features.pin}" cannot be pinned: it is not a backend of route "${route.name}" (${route.backends.join(', ')})`;
-        return refuse('pin_not_allowed', 400, message, requested, route.name, ruleName);
+        return refuse('pin_not_allowed', 400, message, requested, route.name, rules, features);
       }
       pin = features.pin;
     } else {
@@ -104,8 +118,8 @@ export function decide(input: DecideInput): DecideResult {
   if (pin !== undefined) {
     const pinned = all[route.backends.indexOf(pin)] as Candidate;
     if (pinned.excluded === 'excluded_by_rule' || pinned.excluded === 'not_in_rule_only') {
-      const message = `backend "${pin}" cannot be pinned: rule "${ruleName}" leaves it out (${pinned.excluded})`;
-      return refuse('pin_not_allowed', 400, message, requested, route.name, ruleName);
+      const message = `backend "${pin}" cannot be pinned: rule "${ruleNames}" leaves it out (${pinned.excluded})`;
+      return refuse('pin_not_allowed', 400, message, requested, route.name, rules, features);
     }
     // The pinned backend is the whole pool: the availability and ceiling checks below apply to it alone.
     pool = [pinned];
@@ -113,7 +127,7 @@ export function decide(input: DecideInput): DecideResult {
 
   if (countUsable(pool) === 0) {
     const message = `no healthy backend for route "${route.name}": ${describeExclusions(pool)}`;
-    return refuse('no_healthy_backend', 503, message, requested, route.name, ruleName, all);
+    return refuse('no_healthy_backend', 503, message, requested, route.name, rules, features, all);
   }
   const ceiling = effectiveCeilingUsd(features, route, actions);
   const budget = applyCeiling(pool, ceiling, actions?.overBudget ?? route.overBudget);
@@ -124,7 +138,7 @@ export function decide(input: DecideInput): DecideResult {
     const message =
       `no healthy backend for route "${route.name}" within the cost ceiling ${formatUsd(ceiling ?? 0)} ` +
       `(cheapest estimate ${formatUsd(cheapest.costUsd)} on ${cheapest.name}): ${describeExclusions(pool)}`;
-    return refuse('no_healthy_backend', 503, message, requested, route.name, ruleName, all);
+    return refuse('no_healthy_backend', 503, message, requested, route.name, rules, features, all);
   }
 
   const usable = pool.filter(isUsable);
@@ -172,24 +186,33 @@ export function decide(input: DecideInput): DecideResult {
     if (fallbacks > 0) reason = join(reason, `${fallbacks} fallback${fallbacks === 1 ? '' : 's'}`);
   }
 
-  return {
-    ok: true,
-    decision: {
-      requestedRoute: requested,
-      route: route.name,
-      attempts,
-      variant: selection.variant,
-      reason,
-      rule: ruleName,
-      maxCostUsd: ceiling,
-      candidates: toReports(all),
-    },
+  const decision: Decision = {
+    requestedRoute: requested,
+    route: route.name,
+    attempts,
+    variant: selection.variant,
+    reason,
+    rule: ruleName,
+    rules,
+    maxCostUsd: ceiling,
+    candidates: toReports(all),
   };
+  return { ok: true, decision: withPromptFacts(decision, features) };
 }
 
-function firstMatch(rules: readonly CompiledRule[], features: RequestFeatures): CompiledRule | undefined {
-  for (const rule of rules) if (rule.matches(features)) return rule;
-  return undefined;
+/** Adds what the rules read of the prompt (its hash and length, never the text) and the classifier labels. */
+function withPromptFacts<T extends Decision | DecisionRefusal>(result: T, features: RequestFeatures): T {
+  const prompt = features.prompt?.summary();
+  const classes = features.classes;
+  if (prompt === undefined && classes === undefined) return result;
+  const out: { -readonly [K in keyof T]: T[K] } = { ...result };
+  if (prompt !== undefined) out.prompt = prompt;
+  if (classes !== undefined) {
+    const shown: Record<string, ClassLabel | null> = {};
+    for (const [name, label] of classes) shown[name] = label ?? null;
+    out.classes = shown;
+  }
+  return out;
 }
 
 function objectiveOf(route: CompiledRoute, actions: RuleActions | undefined): Objective {
@@ -222,19 +245,19 @@ function refuse(
   message: string,
   requestedRoute: string,
   route: string,
-  rule: string | undefined,
+  rules: readonly string[],
+  features?: RequestFeatures,
   candidates?: readonly Candidate[],
 ): DecideResult {
-  return {
-    ok: false,
-    refusal: {
-      code,
-      message,
-      status,
-      requestedRoute,
-      route,
-      rule,
-      candidates: candidates === undefined ? NO_CANDIDATES : toReports(candidates),
-    },
+  const refusal: DecisionRefusal = {
+    code,
+    message,
+    status,
+    requestedRoute,
+    route,
+    rule: rules[0],
+    rules,
+    candidates: candidates === undefined ? NO_CANDIDATES : toReports(candidates),
   };
+  return { ok: false, refusal: features === undefined ? refusal : withPromptFacts(refusal, features) };
 }

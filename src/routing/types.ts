@@ -1,6 +1,7 @@
 /**
  * What decide returns: the ordered attempt list and why.
  */
+import type { ClassLabel, PromptSummary } from '../ingress/features.js';
 
 /** Why a backend of the route was not a candidate. */
 export type ExclusionReason =
@@ -41,8 +42,17 @@ export interface Decision {
   readonly variant: string;
   /** One-line explanation, e.g. `split sticky(header:x-user-id) -> llama-70b-next`. */
   readonly reason: string;
-  /** Name of the rule that matched, if any. */
+  /**
+   * The first rule that applied, if any: what `x-routecar-rule`-style headers and metric labels
+   * show. `rules` has every rule that applied.
+   */
   readonly rule: string | undefined;
+  /** Every rule that applied, in order (more than one when rules `continue`); empty when none. */
+  readonly rules: readonly string[];
+  /** Hash and length of the prompt text, when a rule read it (the text itself is never kept). */
+  readonly prompt?: PromptSummary;
+  /** Labels of the classifiers asked for this request; null when one gave none (timeout, error, garbage). */
+  readonly classes?: Readonly<Record<string, ClassLabel | null>>;
   /** Effective ceiling in USD, if any. */
   readonly maxCostUsd: number | undefined;
   /** Every backend of the route, with its weight or the reason it was left out. */
@@ -57,7 +67,14 @@ export interface DecisionRefusal {
   readonly status: number;
   readonly requestedRoute: string;
   readonly route: string;
+  /** The first rule that applied, if any. */
   readonly rule: string | undefined;
+  /** Every rule that applied, in order; the last one is the one that refused, for `denied`. */
+  readonly rules: readonly string[];
+  /** As in Decision. */
+  readonly prompt?: PromptSummary;
+  /** As in Decision. */
+  readonly classes?: Readonly<Record<string, ClassLabel | null>>;
   readonly candidates: readonly CandidateReport[];
 }
 

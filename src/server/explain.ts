@@ -4,21 +4,27 @@
  *
  * The input is either a request body as the app would send it (headers come from the explain
  * call itself), or an envelope `{"endpoint": "chat.completions", "headers": {...}, "body": {...}}`.
+ * Explain calls no classifier: an envelope may give their labels as
+ * `"classes": {"topic": {"label": "math", "score": 0.9}}` (null: asked, no label); rules reading a
+ * classifier it does not give do not match, and `unclassified` names those the request would ask.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { HealthLookup } from '../health/types.js';
-import type { Endpoint } from '../ingress/features.js';
+import type { ClassLabel, Endpoint, RequestFeatures } from '../ingress/features.js';
 import { ENDPOINT_PATHS, extractRequest } from '../ingress/extract.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { decide } from '../routing/decide.js';
+import { classifiersNeeded } from '../routing/rules.js';
 import type { DecideResult } from '../routing/types.js';
 import { RoutecarError } from './errors.js';
 
 export interface Explanation {
   readonly policyVersion: string;
-  /** The features rules and decide saw (request headers left out). */
+  /** The features rules and decide saw (request headers, prompt text and labels left out: the result has the labels and the prompt's hash). */
   readonly features: Record<string, unknown>;
   readonly result: DecideResult;
+  /** Classifiers a rule reached would ask, had the envelope given their labels (explain calls none). */
+  readonly unclassified?: readonly string[];
 }
 
 const ENDPOINTS = new Set<string>(Object.values(ENDPOINT_PATHS));
@@ -34,6 +40,7 @@ export function explainRequest(
   let endpoint: Endpoint = 'chat.completions';
   let bodyBytes = raw;
   let requestHeaders: IncomingHttpHeaders = headers;
+  let classes: ReadonlyMap<string, ClassLabel | undefined> | undefined;
   const envelope = asEnvelope(raw);
   if (envelope) {
     if (envelope.endpoint !== undefined) {
@@ -48,16 +55,45 @@ export function explainRequest(
     }
     bodyBytes = Buffer.from(JSON.stringify(envelope.body));
     requestHeaders = lowerCaseKeys(envelope.headers ?? {});
+    if (envelope.classes !== undefined) classes = parseClasses(envelope.classes);
   }
-  const { features } = extractRequest(endpoint, requestHeaders, bodyBytes);
+  const extracted = extractRequest(endpoint, requestHeaders, bodyBytes).features;
+  const features: RequestFeatures = classes === undefined ? extracted : { ...extracted, classes };
+  const unclassified = classifiersNeeded(policy.rules, features);
   const result = decide({ policy, health, features, nowMs: Date.now(), random });
-  const { headers: _omitted, ...shown } = features;
-  return { policyVersion: policy.version, features: shown, result };
+  const { headers: _headers, prompt: _prompt, classes: _classes, ...shown } = features;
+  const explanation = { policyVersion: policy.version, features: shown, result };
+  return unclassified.length === 0 ? explanation : { ...explanation, unclassified };
+}
+
+/** The envelope's `classes`: `{name: {label, score} | null}`. */
+function parseClasses(value: unknown): ReadonlyMap<string, ClassLabel | undefined> {
+  const invalid = () =>
+    new RoutecarError(
+      400,
+      'invalid_classes',
+      'classes must map classifier names to {"label": "...", "score": 0..1} or null',
+    );
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid();
+  const out = new Map<string, ClassLabel | undefined>();
+  for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
+    if (entry === null) {
+      out.set(name, undefined);
+      continue;
+    }
+    const { label, score } = (entry ?? {}) as Record<string, unknown>;
+    if (typeof label !== 'string' || typeof score !== 'number' || !(score >= 0 && score <= 1))
+      throw invalid();
+    out.set(name, { label, score });
+  }
+  return out;
 }
 
 interface Envelope {
   endpoint?: string;
   headers?: Record<string, string>;
+  /** Classifier labels to decide with (explain calls no classifier). */
+  classes?: unknown;
   body: Record<string, unknown>;
 }
 

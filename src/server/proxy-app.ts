@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import express, { type Express } from 'express';
+import { ClassifierClient } from '../classify/client.js';
+import { classifyRequest } from '../classify/classify-request.js';
 import type { Endpoint, RequestFeatures } from '../ingress/features.js';
 import { ENDPOINT_PATHS, extractRequest } from '../ingress/extract.js';
 import { readBody, settleBody } from '../ingress/read-body.js';
@@ -31,6 +33,8 @@ export interface ProxyAppDeps extends ForwardDeps {
   readonly random: () => number;
   /** Which Host (and Origin) names the listener answers to; see hardening.ts. */
   readonly hosts: HostPolicyOptions;
+  /** Asks the policy's classifiers (`match.class` rules); default: one client for this listener. */
+  readonly classifier?: ClassifierClient;
 }
 
 const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map(Object.entries(ENDPOINT_PATHS));
@@ -42,6 +46,8 @@ const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map(Object.entries(ENDPOINT
  * the 404s) goes through the express app. Both paths run the same request guard first.
  */
 export function createProxyListener(deps: ProxyAppDeps): RequestListener {
+  // One classifier connection pool and label cache for the listener's life, across policy reloads.
+  if (deps.classifier === undefined) deps = { ...deps, classifier: new ClassifierClient() };
   const app = createProxyApp(deps);
   const allowed = createHostCheck(deps.hosts);
   return (req, res) => {
@@ -133,6 +139,9 @@ async function handle(
     const raw = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs);
     const extracted = extractRequest(endpoint, req.headers, raw);
     features = extracted.features;
+    // Only when a rule that reads a classifier is reached; decide itself never waits.
+    if (policy.classifiers !== undefined && deps.classifier !== undefined)
+      features = await classifyRequest(policy, features, deps.classifier);
     const result = decide({ policy, health: deps.health, features, nowMs: Date.now(), random: deps.random });
     if (!result.ok) {
       const { route, rule } = result.refusal;

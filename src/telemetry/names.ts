@@ -51,6 +51,8 @@ export const ROUTECAR = {
   policyReloads: 'routecar.policy.reloads',
   /** Gauge (info): 1, with the serving policy's version and source as attributes. */
   policyInfo: 'routecar.policy.info',
+  /** Counter: labels asked of a classifier, by classifier and outcome (cached, labelled, timeout, error, malformed). */
+  classifierCalls: 'routecar.classifier.calls',
 } as const;
 
 /** Attribute keys. Prometheus shows them with dots turned into underscores. */
@@ -78,6 +80,7 @@ export const ATTR = {
   result: 'result',
   policyVersion: 'routecar.policy.version',
   policySource: 'routecar.policy.source',
+  classifier: 'routecar.classifier',
 } as const;
 
 /** Recommended by the GenAI conventions for `gen_ai.client.operation.duration`, seconds. */

@@ -6,9 +6,11 @@
  * label values and recorded into directly (aggregates.ts says why not the SDK's instruments), and
  * nothing request-specific (ids, users, prompts, a route name the app made up) is ever a label.
  */
+import diagnostics from 'node:diagnostics_channel';
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { CollectionResult, MetricProducer } from '@opentelemetry/sdk-metrics';
+import { CLASSIFIER_CHANNEL, type ClassifierReport } from '../classify/events.js';
 import type { Endpoint } from '../ingress/features.js';
 import type { Outcome } from '../outcome/classify.js';
 import type { AttemptReport, FailoverReport, RequestObserver, RequestReport } from '../proxy/events.js';
@@ -134,6 +136,7 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
   private readonly requests: CounterFamily;
   private readonly failovers: CounterFamily;
   private readonly cost: CounterFamily;
+  private readonly classifications: CounterFamily;
   private readonly tenants: LabelCap | undefined;
   private readonly attempts = new Map<string, AttemptSeries>();
   private readonly now: () => HrTime;
@@ -203,7 +206,27 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
       },
       this.now,
     );
+    this.classifications = new CounterFamily(
+      {
+        name: ROUTECAR.classifierCalls,
+        unit: '{call}',
+        description:
+          'Labels asked of a classifier, by outcome; every outcome but labelled and cached is no label.',
+      },
+      this.now,
+    );
     this.tenants = options.tenantLabel ? new LabelCap(options.tenantLimit) : undefined;
+    subscribeClassifications(this);
+  }
+
+  /** One classifier answer (or its absence), from classify/events.ts. */
+  classified(r: ClassifierReport): void {
+    this.classifications
+      .get(`${r.classifier}\u0001${r.outcome}`, () => ({
+        [ATTR.classifier]: r.classifier,
+        [ATTR.outcome]: r.outcome,
+      }))
+      .add(1);
   }
 
   attemptFinished(r: AttemptReport): void {
@@ -286,6 +309,7 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
       this.requests,
       this.failovers,
       this.cost,
+      this.classifications,
     ]
       .map((f) => f.toMetricData())
       .filter((m) => m.dataPoints.length > 0);
@@ -329,6 +353,20 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
     this.attempts.set(key, series);
     return series;
   }
+}
+
+/**
+ * Feeds the classifier channel to `metrics` for as long as it lives: the subscriber holds it
+ * weakly, so a dropped RequestMetrics (tests make many) stops counting and unsubscribes.
+ */
+function subscribeClassifications(metrics: RequestMetrics): void {
+  const ref = new WeakRef(metrics);
+  const onMessage = (message: unknown): void => {
+    const target = ref.deref();
+    if (target === undefined) diagnostics.unsubscribe(CLASSIFIER_CHANNEL, onMessage);
+    else target.classified(message as ClassifierReport);
+  };
+  diagnostics.subscribe(CLASSIFIER_CHANNEL, onMessage);
 }
 
 /** `error.type` of an attempt: the failure class, the status of a 4xx, or why it did not count. */
