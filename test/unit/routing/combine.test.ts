@@ -83,6 +83,21 @@ describe('rules that combine', () => {
     expect(decided({ policy: p, features: { prompt: chatter } }).rules).toEqual([]);
   });
 
+  it('the prompt is read only when a prompt rule is reached; then the decision has its hash and length', () => {
+    const p = policy([{ name: 'acme', match: { tenant: 'acme' }, prefer: ['small'] }, CODE_RULE]);
+    const settled = decided({
+      policy: p,
+      features: { tenant: 'acme', prompt: fixedPrompt('def f(): python') },
+    });
+    expect(settled.prompt).toBeUndefined();
+    const read = decided({ policy: p, features: { prompt: fixedPrompt('def f(): python') } });
+    expect(read.prompt).toEqual({
+      sha256: expect.stringMatching(/^[0-9a-f]{16}$/),
+      chars: 15,
+      truncated: false,
+    });
+  });
+
   it('matching stops at the first rule without continue', () => {
     const p = policy([
       { name: 'a', match: {}, prefer: ['small'], continue: true },
