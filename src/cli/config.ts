@@ -8,11 +8,16 @@ export interface ListenAddress {
   readonly port: number;
 }
 
+/** Where and how to reach Consul: what `start` watches and `policy push` writes to. */
 export interface ConsulSettings {
-  /** Base URL, e.g. `http://127.0.0.1:8500`. */
+  /**
+   * `http://host:port` or `https://host:port`, scheme and port always explicit: CONSUL_HTTP_ADDR
+   * with CONSUL_HTTP_SSL already applied (see `resolveConsulSettings`).
+   */
   readonly baseUrl: string;
+  /** CONSUL_HTTP_TOKEN, sent as X-Consul-Token. */
   readonly token: string | undefined;
-  /** KV prefix, always ending in `/`. */
+  /** ROUTECAR_CONSUL_PREFIX, always ending in `/`. */
   readonly prefix: string;
 }
 
@@ -33,6 +38,11 @@ export interface RuntimeConfig {
    * and its own address (`name` exactly, `.suffix` for any subdomain). See src/server/hardening.ts.
    */
   readonly allowedHosts: readonly string[];
+  /**
+   * ROUTECAR_ADMIN_ALLOWED_HOSTS: the same for the admin listener, which also accepts its own
+   * address, loopback, and (bound to a wildcard) this machine's own addresses, e.g. the pod IP.
+   */
+  readonly adminAllowedHosts: readonly string[];
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:4100';
@@ -49,7 +59,6 @@ export interface StartFlags {
 }
 
 export function resolveConfig(flags: StartFlags, env: NodeJS.ProcessEnv): RuntimeConfig {
-  const consulAddr = env.CONSUL_HTTP_ADDR;
   return {
     listen: parseListen(flags.listen ?? env.ROUTECAR_LISTEN ?? DEFAULT_LISTEN, '--listen / ROUTECAR_LISTEN'),
     adminListen: parseListen(
@@ -57,13 +66,7 @@ export function resolveConfig(flags: StartFlags, env: NodeJS.ProcessEnv): Runtim
       '--admin-listen / ROUTECAR_ADMIN_LISTEN',
     ),
     policyFile: flags.policy ?? (env.ROUTECAR_POLICY_FILE || undefined),
-    consul: consulAddr
-      ? {
-          baseUrl: consulBaseUrl(consulAddr),
-          token: env.CONSUL_HTTP_TOKEN || undefined,
-          prefix: withSlash(env.ROUTECAR_CONSUL_PREFIX || DEFAULT_CONSUL_PREFIX),
-        }
-      : undefined,
+    consul: resolveConsulSettings(env),
     stateDir: env.ROUTECAR_STATE_DIR || DEFAULT_STATE_DIR,
     adminToken: env.ROUTECAR_ADMIN_TOKEN || undefined,
     maxBodyBytes: positiveInt(env.ROUTECAR_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, 'ROUTECAR_MAX_BODY_BYTES'),
@@ -73,11 +76,82 @@ export function resolveConfig(flags: StartFlags, env: NodeJS.ProcessEnv): Runtim
       'ROUTECAR_DRAIN_TIMEOUT_MS',
     ),
     demo: flags.demo ?? false,
-    allowedHosts: (env.ROUTECAR_ALLOWED_HOSTS ?? '')
-      .split(',')
-      .map((h) => h.trim().toLowerCase())
-      .filter((h) => h !== ''),
+    allowedHosts: hostList(env.ROUTECAR_ALLOWED_HOSTS),
+    adminAllowedHosts: hostList(env.ROUTECAR_ADMIN_ALLOWED_HOSTS),
   };
+}
+
+/**
+ * The Consul settings from CONSUL_HTTP_ADDR, CONSUL_HTTP_SSL, CONSUL_HTTP_TOKEN and
+ * ROUTECAR_CONSUL_PREFIX, or undefined when CONSUL_HTTP_ADDR is unset. The one place these are
+ * read, for `routecar start` and `routecar policy push` alike. As Consul's own client does:
+ *
+ * - CONSUL_HTTP_ADDR is `host:port`, `http://host:port` or `https://host:port`; without a port,
+ *   the scheme's default (80, 443);
+ * - CONSUL_HTTP_SSL=true makes it https, even for an `http://` address (TLS asked for is never
+ *   dropped); CONSUL_HTTP_SSL=false only means "do not force TLS", so an `https://` address stays
+ *   https. Accepted values: true/false, 1/0, t/f (any case); anything else is an error.
+ *
+ * Throws, naming the variable, on anything else (another scheme, a path, credentials, an IPv6
+ * literal node-consul cannot reach); credentials are never repeated in the message.
+ */
+export function resolveConsulSettings(env: NodeJS.ProcessEnv): ConsulSettings | undefined {
+  const addr = env.CONSUL_HTTP_ADDR;
+  if (!addr) return undefined;
+  const ssl = parseBool(env.CONSUL_HTTP_SSL, 'CONSUL_HTTP_SSL');
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(addr);
+  const scheme = hasScheme ? addr.slice(0, addr.indexOf(':')).toLowerCase() : undefined;
+  const shown = addr.replace(/\/\/[^/@]*@/, '//[redacted]@').replace(/^[^/@]*@/, '[redacted]@');
+  const what = `CONSUL_HTTP_ADDR "${shown}"`;
+  if (scheme !== undefined && scheme !== 'http' && scheme !== 'https') {
+    throw new Error(`${what}: only http:// and https:// addresses are supported`);
+  }
+  let url: URL;
+  try {
+    url = new URL(hasScheme ? addr : `http://${addr}`);
+  } catch {
+    throw new Error(
+      `${what}: not a valid address (expected host:port, http://host:port or https://host:port)`,
+    );
+  }
+  if (url.hostname === '') {
+    throw new Error(
+      `${what}: not a valid address (expected host:port, http://host:port or https://host:port)`,
+    );
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new Error(`${what}: credentials in CONSUL_HTTP_ADDR are not supported; use CONSUL_HTTP_TOKEN`);
+  }
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '') {
+    throw new Error(`${what}: a path, query or fragment is not supported (routecar adds /v1/kv/... itself)`);
+  }
+  if (url.hostname.startsWith('[')) {
+    throw new Error(`${what}: IPv6 literals are not supported by node-consul; use a host name`);
+  }
+  const secure = scheme === 'https' || ssl === true;
+  const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
+  return {
+    baseUrl: `${secure ? 'https' : 'http'}://${url.hostname}:${port}`,
+    token: env.CONSUL_HTTP_TOKEN || undefined,
+    prefix: withSlash(env.ROUTECAR_CONSUL_PREFIX || DEFAULT_CONSUL_PREFIX),
+  };
+}
+
+/** `a, .b.example` -> `['a', '.b.example']`, lowercased. */
+function hostList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
+}
+
+/** Go's strconv.ParseBool spellings (what Consul's client accepts), any case; unset or empty: undefined. */
+function parseBool(value: string | undefined, what: string): boolean | undefined {
+  if (value === undefined || value === '') return undefined;
+  const v = value.toLowerCase();
+  if (v === 'true' || v === 't' || v === '1') return true;
+  if (v === 'false' || v === 'f' || v === '0') return false;
+  throw new Error(`${what}: expected true or false, got "${value}"`);
 }
 
 /** `HOST:PORT`, `:PORT` or `PORT`; IPv6 hosts in brackets. */
@@ -88,12 +162,6 @@ export function parseListen(value: string, what: string): ListenAddress {
     throw new Error(`${what}: expected HOST:PORT, got "${value}"`);
   }
   return { host: m[1] || m[2] || '127.0.0.1', port };
-}
-
-/** Accepts what the consul CLI accepts: `http://host:8500`, `https://...` or bare `host:8500`. */
-export function consulBaseUrl(addr: string): string {
-  const url = /^https?:\/\//.test(addr) ? addr : `http://${addr}`;
-  return url.replace(/\/+$/, '');
 }
 
 export function isLoopback(host: string): boolean {

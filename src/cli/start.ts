@@ -1,40 +1,19 @@
 /**
- * `routecar start`: resolves the settings, starts the runtime (and the demo backends when asked
- * and needed), and turns SIGTERM/SIGINT into a graceful drain. A second signal exits at once.
+ * `routecar start` once its settings are resolved (run.ts): starts the runtime (and the demo
+ * backends when asked and needed), and turns SIGTERM/SIGINT into a graceful drain. A second
+ * signal exits at once.
  */
 import net from 'node:net';
-import { parseArgs } from 'node:util';
 import type { CompiledPolicy } from '../policy/types.js';
 import { startRuntime, type Runtime } from '../server/runtime.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { telemetrySettings } from '../telemetry/settings.js';
 import type { Telemetry } from '../telemetry/setup.js';
-import { resolveConfig, type RuntimeConfig } from './config.js';
+import type { RuntimeConfig } from './config.js';
 
-export async function startCommand(argv: string[], bundledPolicy: string): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      policy: { type: 'string' },
-      listen: { type: 'string' },
-      'admin-listen': { type: 'string' },
-      'demo-if-unreachable': { type: 'boolean' },
-    },
-  });
-  let config: RuntimeConfig = resolveConfig(
-    {
-      policy: values.policy,
-      listen: values.listen,
-      adminListen: values['admin-listen'],
-      demo: values['demo-if-unreachable'],
-    },
-    process.env,
-  );
+/** Starts routecar with `config`, which names a policy source; resolves once it serves. */
+export async function startCommand(config: RuntimeConfig): Promise<number> {
   const logger = createLogger();
-  if (!config.policyFile && !config.consul) {
-    // Nothing configured: serve the bundled example, with demo backends if nothing answers there.
-    config = { ...config, policyFile: bundledPolicy, demo: true };
-  }
   const telemetry = await startTelemetry(logger);
   const runtime = await startRuntime({
     config,

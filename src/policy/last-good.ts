@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import * as z from 'zod';
 import type { PolicyOrigin } from './sources/source.js';
 
@@ -44,12 +44,6 @@ const recordSchema = z.object({
   version: z.string(),
   savedAt: z.string(),
 });
-
-/** `ROUTECAR_STATE_DIR`, else `./.routecar`, resolved against the working directory. */
-export function stateDirFromEnv(env: NodeJS.ProcessEnv = process.env): string {
-  const dir = env.ROUTECAR_STATE_DIR;
-  return resolve(dir !== undefined && dir !== '' ? dir : '.routecar');
-}
 
 /** Full path of the last good policy file in `stateDir`. */
 export function lastGoodPath(stateDir: string): string {

@@ -1,11 +1,14 @@
 /**
  * The admin listener: probes, metrics, and read-only views of what the router sees.
  * It binds to localhost by default; bound anywhere else, /admin/* requires the admin token.
+ * Every path first passes the same request-target, Host and Origin checks as the app-facing
+ * listener (hardening.ts), with ROUTECAR_ADMIN_ALLOWED_HOSTS as its list of extra names.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { RoutecarError, sendError } from './errors.js';
+import { requestGuard, type HostPolicyOptions } from './hardening.js';
 
 export interface AdminDeps {
   /** True once a policy is loaded, false again while draining. */
@@ -25,7 +28,15 @@ export interface AdminDeps {
   /** Whether the admin listener is bound to loopback only. */
   readonly loopbackOnly: boolean;
   readonly maxBodyBytes: number;
+  /**
+   * Which Host (and Origin) names the admin listener answers to: its listen host and
+   * ROUTECAR_ADMIN_ALLOWED_HOSTS (see hardening.ts).
+   */
+  readonly hosts: HostPolicyOptions;
 }
+
+/** Where a refused Host or Origin is told to go. */
+export const ADMIN_ALLOWED_HOSTS_VARIABLE = 'ROUTECAR_ADMIN_ALLOWED_HOSTS';
 
 /** Liveness probe: the process answers. Always open. */
 export const HEALTHZ_PATH = '/healthz';
@@ -39,6 +50,8 @@ export const ADMIN_PREFIX = '/admin';
 export function createAdminApp(deps: AdminDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Before every route, probes and /metrics included: a rebinding page must not read any of them.
+  app.use(requestGuard({ ...deps.hosts, allowedHostsVariable: ADMIN_ALLOWED_HOSTS_VARIABLE }));
   app.get(HEALTHZ_PATH, (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -1,5 +1,5 @@
 /**
- * The app-facing listener's front door. routecar only ever forwards to a backend the policy names
+ * The listeners' front door. routecar only ever forwards to a backend the policy names
  * (the target is never taken from the request line or the Host header), and on top of that it
  * refuses the shapes of request a proxy should never act on:
  *
@@ -20,6 +20,12 @@
  *   chunked, obs-fold, bare LF): Node's parser (llhttp, strict mode) rejects all of these before any
  *   handler runs; `refuseMalformedRequests` answers them with an OpenAI-shaped error and closes the
  *   connection, since nothing after a framing error on that connection can be trusted.
+ *
+ * The admin listener applies the same request-target, Host and Origin rules (`requestGuard`), with
+ * its own list of names, ROUTECAR_ADMIN_ALLOWED_HOSTS: /admin/policy shows internal backend URLs
+ * and, on loopback, needs no token, so a rebinding page must not reach it either. A scrape or probe
+ * by pod IP passes because a wildcard listener accepts the machine's own addresses; an address
+ * literal of this machine cannot be a rebinding vector, since rebinding needs a name.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { networkInterfaces } from 'node:os';
@@ -28,13 +34,20 @@ import type { NextFunction, Request, Response } from 'express';
 import { errorBody, RoutecarError, sendError } from './errors.js';
 
 export interface HostPolicyOptions {
-  /** The app-facing listen host (`127.0.0.1`, `0.0.0.0`, `::`, a name or an address). */
+  /** The listener's host (`127.0.0.1`, `0.0.0.0`, `::`, a name or an address). */
   readonly listenHost: string;
-  /** ROUTECAR_ALLOWED_HOSTS entries: a name exactly, or `.example.com` for it and its subdomains. */
+  /**
+   * ROUTECAR_ALLOWED_HOSTS (ROUTECAR_ADMIN_ALLOWED_HOSTS for the admin listener) entries: a name
+   * exactly, or `.example.com` for it and its subdomains.
+   */
   readonly allowedHosts: readonly string[];
   /** The machine's own addresses, accepted when the listener binds a wildcard; default: read from the OS. */
   readonly interfaceAddresses?: readonly string[];
+  /** The variable a refused client is told to add its name to; default `ROUTECAR_ALLOWED_HOSTS`. */
+  readonly allowedHostsVariable?: string;
 }
+
+const APP_ALLOWED_HOSTS_VARIABLE = 'ROUTECAR_ALLOWED_HOSTS';
 
 /** Decides whether a Host (or Origin host) names this routecar. */
 export type HostCheck = (hostname: string) => boolean;
@@ -77,21 +90,29 @@ export function hostnameOf(value: string): string | undefined {
   return (m[1] ?? m[2] ?? '').toLowerCase().replace(/\.$/, '');
 }
 
-/** Express middleware for the app-facing listener; must come before the routes. */
+/** Express middleware for a listener (app-facing or admin); must come before the routes. */
 export function requestGuard(
   options: HostPolicyOptions,
 ): (req: Request, res: Response, next: NextFunction) => void {
   const allowed = createHostCheck(options);
+  const variable = options.allowedHostsVariable ?? APP_ALLOWED_HOSTS_VARIABLE;
   return (req, res, next) => {
-    const refusal = checkRequest(req, allowed);
+    const refusal = checkRequest(req, allowed, variable);
     if (refusal === undefined) return next();
     // The client is misbehaving or hostile: nothing more on this connection is worth reading.
     sendError(res, refusal, { connection: 'close' });
   };
 }
 
-/** The refusal for a request, or undefined when it may go on to routing. */
-export function checkRequest(req: IncomingMessage, allowed: HostCheck): RoutecarError | undefined {
+/**
+ * The refusal for a request, or undefined when it may go on to routing. `variable` is the setting
+ * a refusal tells the operator to add a name to.
+ */
+export function checkRequest(
+  req: IncomingMessage,
+  allowed: HostCheck,
+  variable = APP_ALLOWED_HOSTS_VARIABLE,
+): RoutecarError | undefined {
   const target = req.url ?? '';
   if (!target.startsWith('/')) {
     return new RoutecarError(
@@ -115,7 +136,7 @@ export function checkRequest(req: IncomingMessage, allowed: HostCheck): Routecar
       return new RoutecarError(
         421,
         'host_not_allowed',
-        `routecar does not answer to Host "${clip(hostname)}"; use localhost, or add the name to ROUTECAR_ALLOWED_HOSTS`,
+        `routecar does not answer to Host "${clip(hostname)}"; use localhost, or add the name to ${variable}`,
         'invalid_request_error',
       );
     }
@@ -125,7 +146,7 @@ export function checkRequest(req: IncomingMessage, allowed: HostCheck): Routecar
     return new RoutecarError(
       403,
       'origin_not_allowed',
-      `requests from browser origin "${clip(origin)}" are refused; add its host to ROUTECAR_ALLOWED_HOSTS if it should be served`,
+      `requests from browser origin "${clip(origin)}" are refused; add its host to ${variable} if it should be served`,
     );
   }
   return undefined;

@@ -97,6 +97,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     adminToken: config.adminToken,
     loopbackOnly: isLoopback(config.adminListen.host),
     maxBodyBytes: config.maxBodyBytes,
+    hosts: { listenHost: config.adminListen.host, allowedHosts: config.adminAllowedHosts },
   });
 
   const proxyServer = http.createServer(proxyApp);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsulEmulator } from '../support/consul-emulator.js';
 import { useFakeUpstreams, type FakeUpstream } from '../support/fake-upstream.js';
 import { spawnNode, useProcesses, type ChildHandle } from '../support/processes.js';
+import { rawRequest } from '../support/raw-http.js';
 import { ROUTECAR_CLI, writePolicy } from '../support/routecar.js';
 
 const procs = useProcesses(afterAll);
@@ -127,6 +128,29 @@ describe('admin bound to 0.0.0.0 with ROUTECAR_ADMIN_TOKEN, policy from Consul w
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
   });
 
+  it('answers its own addresses as Host, and refuses a rebinding name even with the token', async (ctx) => {
+    const address = externalAddress();
+    if (!address) return ctx.skip();
+    // What a scrape by pod IP sends: the address literal in Host.
+    const scrape = await rawRequest(
+      rc.adminPort,
+      `GET /metrics HTTP/1.1\r\nHost: ${address}:${rc.adminPort}\r\nConnection: close\r\n\r\n`,
+      {},
+      address,
+    );
+    expect([401, 403, 421]).not.toContain(scrape.status);
+    for (const path of ['/admin/policy', '/metrics', '/readyz']) {
+      const rebound = await rawRequest(
+        rc.adminPort,
+        `GET ${path} HTTP/1.1\r\nHost: evil.example:${rc.adminPort}\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nConnection: close\r\n\r\n`,
+        {},
+        address,
+      );
+      expect(rebound.status, `${path}: ${rebound.text}`).toBe(421);
+      expectNoSecret(rebound.text, path);
+    }
+  });
+
   it('keeps /healthz, /readyz and /metrics open', async () => {
     expect((await fetch(`${rc.adminUrl}/healthz`)).status).toBe(200);
     expect((await fetch(`${rc.adminUrl}/readyz`)).status).toBe(200);
@@ -223,6 +247,64 @@ describe('admin on loopback (the default)', () => {
       expectNoSecret(child.lines.join('\n'), "routecar's output");
     } finally {
       await child.kill('SIGTERM');
+    }
+  });
+});
+
+describe('admin Host and Origin checks (DNS rebinding)', () => {
+  let child: ChildHandle;
+  let port: number;
+  let upstreamUrl: string;
+
+  beforeAll(async () => {
+    const upstream = await fakeUpstream({ name: 'model' });
+    upstreamUrl = upstream.baseURL;
+    const { file, dir } = await writePolicy({
+      version: 1,
+      backends: { model: { url: upstream.baseURL, model: 'real-model', price: { input: 0.1, output: 0.1 } } },
+      routes: { chat: { backends: ['model'] } },
+    });
+    // On loopback, reads under /admin need no token: only the Host check keeps a rebinding page out.
+    child = procs.spawn(
+      ROUTECAR_CLI,
+      ['start', '--policy', file, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'],
+      {
+        env: {
+          ROUTECAR_ALLOWED_HOSTS: 'app.internal',
+          ROUTECAR_ADMIN_ALLOWED_HOSTS: 'routecar-admin.internal',
+          ROUTECAR_STATE_DIR: `${dir}/state`,
+        },
+        name: 'routecar-admin-hosts',
+      },
+    );
+    const m = await child.waitForLine(/"msg":"routecar ready"/, 15_000);
+    port = Number(new URL((JSON.parse(m.input ?? '{}') as { admin: string }).admin).port);
+  });
+
+  const get = (path: string, headers: string): string =>
+    `GET ${path} HTTP/1.1\r\n${headers}\r\nConnection: close\r\n\r\n`;
+  const explain = (headers: string): string => {
+    const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x' }] });
+    return `POST /admin/explain HTTP/1.1\r\n${headers}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+  };
+
+  it.each([
+    ['GET /admin/policy', (h: string) => get('/admin/policy', h)],
+    ['GET /admin/state', (h: string) => get('/admin/state', h)],
+    ['GET /metrics', (h: string) => get('/metrics', h)],
+    ['POST /admin/explain', (h: string) => explain(h)],
+  ])('%s: a foreign Host → 421, a foreign Origin → 403, its own names → 200', async (_name, request) => {
+    for (const host of ['evil.example', `evil.example:${port}`, 'app.internal']) {
+      const ex = await rawRequest(port, request(`Host: ${host}`));
+      expect(ex.status, `${host}: ${ex.text}`).toBe(421);
+      expect(ex.text).not.toContain(upstreamUrl);
+    }
+    const cross = await rawRequest(port, request(`Host: localhost:${port}\r\nOrigin: http://evil.example`));
+    expect(cross.status, cross.text).toBe(403);
+    expect(cross.text).not.toContain(upstreamUrl);
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, 'routecar-admin.internal']) {
+      const ex = await rawRequest(port, request(`Host: ${host}`));
+      expect(ex.status, `${host}: ${ex.text}`).toBe(200);
     }
   });
 });

@@ -96,22 +96,6 @@ class TokenBucket {
  * forgets what it sent, so the next successful read announces the current state again.
  */
 export class ConsulPolicySource implements PolicySource {
-  /** A source from CONSUL_HTTP_ADDR and friends, or undefined when CONSUL_HTTP_ADDR is unset. */
-  static fromEnv(
-    env: NodeJS.ProcessEnv = process.env,
-    overrides: Partial<ConsulSourceOptions> = {},
-  ): ConsulPolicySource | undefined {
-    const addr = overrides.addr ?? env.CONSUL_HTTP_ADDR;
-    if (!addr) return undefined;
-    return new ConsulPolicySource({
-      token: env.CONSUL_HTTP_TOKEN || undefined,
-      prefix: env.ROUTECAR_CONSUL_PREFIX || undefined,
-      ssl: env.CONSUL_HTTP_SSL === 'true',
-      ...overrides,
-      addr,
-    });
-  }
-
   private readonly client: Consul;
   private readonly get: KvGetWithResponse;
   private readonly prefix: string;

@@ -265,19 +265,4 @@ describe('Consul address and prefix', () => {
   ])('normalises the prefix %j to %j', (prefix, expected) => {
     expect(normalizeConsulPrefix(prefix)).toBe(expected);
   });
-
-  it('fromEnv needs CONSUL_HTTP_ADDR and reads the token and prefix', async () => {
-    expect(ConsulPolicySource.fromEnv({})).toBeUndefined();
-    consul.put('team/routecar/policy', 'version: 1 # team\n');
-    const source = ConsulPolicySource.fromEnv({
-      CONSUL_HTTP_ADDR: `http://${consul.address}`,
-      CONSUL_HTTP_TOKEN: 'secret',
-      ROUTECAR_CONSUL_PREFIX: 'team/routecar',
-    })!;
-    sources.push(source);
-    const r = new Recorder();
-    source.start(r.push);
-    await r.waitFor('document', (u) => u.origin.location === 'team/routecar/policy');
-    expect(consul.requests.at(-1)).toMatchObject({ key: 'team/routecar/', token: 'secret' });
-  });
 });

@@ -36,10 +36,11 @@ exit 0
   );
   await chmod(join(bin, 'consul'), 0o755);
   try {
-    // node is kept off PATH so the script's optional validation step does not run here.
+    // Only the fake consul on PATH (the script needs nothing else but shell builtins): a node there
+    // (the machine's, maybe older than routecar supports) would run the optional validation step.
     const { stdout } = await promisify(execFile)('/bin/sh', ['deploy/consul/seed.sh', ...args], {
       cwd: REPO_ROOT,
-      env: { PATH: `${bin}:/usr/bin:/bin`, CONSUL_HTTP_ADDR: 'http://127.0.0.1:8500', ...env },
+      env: { PATH: bin, CONSUL_HTTP_ADDR: 'http://127.0.0.1:8500', ...env },
     });
     return {
       code: 0,

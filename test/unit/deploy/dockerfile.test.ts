@@ -5,7 +5,7 @@
  * with production dependencies only. .dockerignore keeps the build context to what is copied.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -129,10 +129,31 @@ describe('final stage', () => {
     expect(scripts.start!.startsWith(`node ${NODE_FLAGS.join(' ')} ${pkg.bin.routecar!} start`)).toBe(true);
   });
 
+  it('`npm start` names its policy and asks for the demo backends explicitly (`npm ci && npm start` in the README)', () => {
+    const start = (
+      JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts.start!;
+    const args = start.split(/\s+/);
+    const policy = args[args.indexOf('--policy') + 1];
+    expect(policy).toBe('policies/default.yaml');
+    expect(existsSync(join(REPO_ROOT, policy!))).toBe(true);
+    expect(args).toContain('--demo-if-unreachable');
+  });
+
+  it('starts without any demo flag: the image needs a policy source from its environment, or it exits', () => {
+    const argv = [...(last(final, 'ENTRYPOINT')?.exec ?? []), ...(last(final, 'CMD')?.exec ?? [])];
+    expect(argv.filter((a) => a.startsWith('--demo'))).toEqual([]);
+    // No source baked in either: an image run without ROUTECAR_POLICY_FILE or CONSUL_HTTP_ADDR must stop.
+    expect(env.ROUTECAR_POLICY_FILE).toBeUndefined();
+    expect(env.CONSUL_HTTP_ADDR).toBeUndefined();
+    // The documented `docker run` example gives one.
+    expect(text).toMatch(/docker run .*-e ROUTECAR_POLICY_FILE=\/app\/policies\/default\.yaml/);
+  });
+
   it('ships the example policies next to dist (the bundled default is resolved relative to it)', () => {
     expect(all(final, 'COPY').some((c) => /^policies\s+\.\/policies$/.test(c.args))).toBe(true);
-    const main = readFileSync(join(REPO_ROOT, 'src/cli/main.ts'), 'utf8');
-    expect(main).toContain("'../../../policies/default.yaml'"); // dist/src/cli/ -> /app/policies
+    const run = readFileSync(join(REPO_ROOT, 'src/cli/run.ts'), 'utf8');
+    expect(run).toContain("'../../../policies/default.yaml'"); // dist/src/cli/ -> /app/policies
     expect(all(final, 'COPY').some((c) => /package\.json/.test(c.args))).toBe(true); // "type": "module"
   });
 
@@ -178,6 +199,7 @@ describe('HEALTHCHECK', () => {
       adminToken: undefined,
       loopbackOnly: true,
       maxBodyBytes: 1024,
+      hosts: { listenHost: '0.0.0.0', allowedHosts: [] },
     });
     const server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

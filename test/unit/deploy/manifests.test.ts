@@ -17,6 +17,7 @@ import {
 } from '../../../src/cli/config.js';
 import { DEMO_CONTROL_PORT, DEMO_FLEET } from '../../../src/demo/fleet.js';
 import { HEALTHZ_PATH, METRICS_PATH, READYZ_PATH } from '../../../src/server/admin-app.js';
+import { createHostCheck } from '../../../src/server/hardening.js';
 import { K8S_RESOURCE_ENV } from '../../../src/telemetry/resource.js';
 import { envOf, last, parseDockerfile } from '../../support/dockerfile.js';
 import { REPO_ROOT } from '../../support/processes.js';
@@ -237,6 +238,30 @@ describe('the routecar native sidecar', () => {
     expect(config.drainTimeoutMs).toBe(DEFAULT_DRAIN_TIMEOUT_MS);
   });
 
+  it('gets its policy from Consul, and runs no demo backends', () => {
+    const config = resolveConfig({}, configMap.data);
+    expect(config.consul).toBeDefined();
+    expect((sidecar.args ?? []).filter((a) => a.startsWith('--demo'))).toEqual([]);
+  });
+
+  it('answers the kubelet and Prometheus, which connect to the pod IP (no Host override)', () => {
+    const config = resolveConfig({}, configMap.data);
+    const podIp = '10.244.3.17';
+    const check = createHostCheck({
+      listenHost: config.adminListen.host,
+      allowedHosts: config.adminAllowedHosts,
+      interfaceAddresses: [podIp],
+    });
+    expect(check(podIp)).toBe(true);
+    for (const probe of [sidecar.readinessProbe, sidecar.livenessProbe, sidecar.startupProbe]) {
+      expect(
+        (probe?.httpGet as { httpHeaders?: { name: string }[] } | undefined)?.httpHeaders?.some(
+          (h) => h.name.toLowerCase() === 'host',
+        ) ?? false,
+      ).toBe(false);
+    }
+  });
+
   it('gives the pod more grace than the drain deadline', () => {
     const drainMs = Number(configMap.data.ROUTECAR_DRAIN_TIMEOUT_MS ?? DEFAULT_DRAIN_TIMEOUT_MS);
     expect(podSpec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(drainMs + 10_000);
@@ -339,6 +364,13 @@ describe('docker-compose.yml', () => {
     expect(services.consul!.command).toContain('-dev');
   });
 
+  it('starts routecar with a policy source and no demo flag (the demo models are their own service)', () => {
+    expect(resolveConfig({}, routecar.environment!).consul).toBeDefined();
+    expect(((routecar.command as string[] | undefined) ?? []).filter((a) => a.startsWith('--demo'))).toEqual(
+      [],
+    );
+  });
+
   it('builds routecar from this Dockerfile and points it at the Consul service', () => {
     expect(routecar.build).toBe('.');
     const env = routecar.environment!;
@@ -417,6 +449,14 @@ describe('docker-compose.yml', () => {
     const job = config.scrape_configs[0]!;
     expect(job.metrics_path ?? '/metrics').toBe(METRICS_PATH);
     expect(job.static_configs[0]!.targets).toEqual([`routecar:${adminDefault.port}`]);
+    // Prometheus sends the target as Host: routecar's admin listener must answer to that name.
+    const settings = resolveConfig({}, routecar.environment!);
+    const hostAllowed = createHostCheck({
+      listenHost: settings.adminListen.host,
+      allowedHosts: settings.adminAllowedHosts,
+      interfaceAddresses: [],
+    });
+    expect(hostAllowed('routecar')).toBe(true);
     const grafana = services.grafana as { volumes: string[] };
     for (const v of grafana.volumes) {
       const src = v.split(':')[0]!;
