@@ -60,5 +60,7 @@ USER 10001:10001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "const p=(process.env.ROUTECAR_ADMIN_LISTEN||'').split(':').pop()||'4101';fetch('http://127.0.0.1:'+p+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
+# `start` needs a policy source from the environment (ROUTECAR_POLICY_FILE or CONSUL_HTTP_ADDR):
+# without one it exits 1 and says so. It never falls back to the demo backends.
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=8", "dist/src/cli/main.js"]
 CMD ["start"]
