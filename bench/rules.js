@@ -13,6 +13,9 @@
  *   prompt-hit     as prompt-20, but the prompt contains an entry of rule 10 (matching stops there)
  *   class-walk     classifiersNeeded() for a policy whose rule 20 reads a classifier: the walk the
  *                  edge runs before deciding (the call itself is network time, not measured here)
+ *   class-edge     that walk, then decide with the classifier's answer (no label): what the edge
+ *                  runs in all; the prompt rules' answers are remembered per request, so the
+ *                  second walk does not scan the text again
  * Each decision gets fresh features (a fresh lazy prompt), as a request would.
  * Figures: median µs per decision over the rounds; docs/benchmarks.md ("Rule evaluation").
  */
@@ -136,6 +139,20 @@ const results = {
   results['class-walk'] = measure(() => {
     const f = { ...features, prompt: lazyPrompt('chat.completions', parsed) };
     sink += classifiersNeeded(withClass.rules, f).length;
+  });
+  const noLabel = new Map([['topic', undefined]]);
+  results['class-edge'] = measure((i) => {
+    const f = { ...features, prompt: lazyPrompt('chat.completions', parsed) };
+    sink += classifiersNeeded(withClass.rules, f).length;
+    const labelled = { ...f, classes: noLabel };
+    const r = decide({
+      policy: withClass,
+      health,
+      features: labelled,
+      nowMs: 0,
+      random: () => (i % 100) / 100,
+    });
+    if (r.ok) sink += r.decision.attempts.length;
   });
 }
 results['ingress-parse (4 KB body, for scale)'] = measure(() => {

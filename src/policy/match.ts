@@ -2,7 +2,7 @@
  * `match` clause -> pure predicate over RequestFeatures. Everything that can be computed once
  * (lower-cased header names, value sets) is computed here, so a request pays only for lookups.
  */
-import type { RequestFeatures } from '../ingress/features.js';
+import type { PromptSource, RequestFeatures } from '../ingress/features.js';
 import type { TextTest } from './regex.js';
 import type {
   ClassMatchDocument,
@@ -99,12 +99,22 @@ function addPrompt(tests: Predicate[], prompt: PromptMatchDocument, regex: TextT
   if (prompt.regex !== undefined && regex === undefined) {
     throw new Error('match.prompt.regex needs its compiled pattern');
   }
-  tests.push((f) => {
+  const scan = (prompt: PromptSource | undefined): boolean => {
     if (needles.length > 0) {
-      const text = f.prompt?.lower() ?? '';
+      const text = prompt?.lower() ?? '';
       for (const needle of needles) if (text.includes(needle)) return true;
     }
-    return regex !== undefined && regex(f.prompt?.text() ?? '');
+    return regex !== undefined && regex(prompt?.text() ?? '');
+  };
+  // The edge walks the rules before deciding when the policy has classifiers, and decide walks
+  // them again: remembering the answer per prompt keeps the scan to once per request.
+  const seen = new WeakMap<PromptSource, boolean>();
+  tests.push((f) => {
+    const prompt = f.prompt;
+    if (prompt === undefined) return scan(undefined);
+    let hit = seen.get(prompt);
+    if (hit === undefined) seen.set(prompt, (hit = scan(prompt)));
+    return hit;
   });
 }
 

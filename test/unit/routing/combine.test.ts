@@ -223,6 +223,24 @@ describe('classifiersNeeded', () => {
     expect(classifiersNeeded(p.rules, done)).toEqual([]);
   });
 
+  it('the edge walk and decide scan the prompt once per request', () => {
+    const p = policy(
+      [
+        { name: 'sql', match: { prompt: { regex: '(?i)\\bsql\\b' } }, prefer: ['big'], continue: true },
+        { name: 'math', match: { class: { topic: ['math'] } }, prefer: ['small'] },
+      ],
+      { classifiers },
+    );
+    const source = fixedPrompt('a question about SQL');
+    let reads = 0;
+    const prompt = { ...source, text: () => (reads++, source.text()) };
+    const f = features({ prompt });
+    expect(classifiersNeeded(p.rules, f)).toEqual(['topic']);
+    const d = decided({ policy: p, features: { prompt, classes: labels({ topic: undefined }) } });
+    expect(d.rules).toEqual(['sql']);
+    expect(reads).toBe(1);
+  });
+
   it('labels decide: the label and minScore must hold; no label matches nothing', () => {
     const p = policy(
       [{ name: 'math', match: { class: { topic: ['math', 'physics'], minScore: 0.7 } }, prefer: ['small'] }],
