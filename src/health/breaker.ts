@@ -4,7 +4,11 @@
  *   opossum timeout would abort nothing while blaming the backend;
  * - `rollingPercentilesEnabled: false`, `enableSnapshots: false`: opossum's stats getter sorts
  *   every latency and runs on every failure; routecar keeps its own quantiles in RollingWindow;
- * - the statistical window is the policy's window, so breaker and health agree on "recent".
+ * - opossum never opens on its own error percentage (`errorThresholdPercentage: 100`, which no
+ *   ratio can exceed): the registry's RollingWindow is the one window that counts attempts, and
+ *   it calls `judge` after each failure, so the breaker and the scorer read the same counts.
+ *   opossum keeps what it does well: the open → half-open → closed machine, the reset timer and
+ *   the single half-open trial (whose failure re-opens it whatever the ratio).
  */
 import type { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
@@ -27,6 +31,9 @@ export interface BackendBreakerOptions {
 }
 
 type Attempt = () => Promise<unknown>;
+
+/** opossum opens when failures / fires × 100 is strictly above its threshold: never, at 100. */
+const OPOSSUM_NEVER_OPENS_ON_RATIO = 100;
 type Inner = CircuitBreaker<[Attempt], unknown>;
 
 const callAttempt = (attempt: Attempt): Promise<unknown> => attempt();
@@ -118,6 +125,18 @@ export class BackendBreaker {
     return true;
   }
 
+  /**
+   * Opens a closed breaker when the window's failures are strictly above
+   * `errorThresholdPercentage` of at least `volumeThreshold` attempts. Returns whether it opened.
+   */
+  judge(requests: number, failures: number): boolean {
+    const s = this.breakerSettings;
+    if (!this.inner.closed || requests === 0 || requests < s.volumeThreshold) return false;
+    if ((failures * 100) / requests <= s.errorThresholdPercentage) return false;
+    this.inner.open();
+    return true;
+  }
+
   /** Opens the breaker now (consecutive failures); opossum starts its reset timer as for any opening. */
   trip(): void {
     if (this.inner.closed) this.inner.open();
@@ -134,8 +153,8 @@ export class BackendBreaker {
       name: this.backend,
       timeout: false,
       resetTimeout: s.resetTimeoutMs,
-      errorThresholdPercentage: s.errorThresholdPercentage,
-      volumeThreshold: s.volumeThreshold,
+      errorThresholdPercentage: OPOSSUM_NEVER_OPENS_ON_RATIO,
+      volumeThreshold: 0,
       rollingCountTimeout: this.windowSettings.sizeMs,
       rollingCountBuckets: this.windowSettings.buckets,
       rollingPercentilesEnabled: false,

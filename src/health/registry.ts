@@ -83,6 +83,13 @@ interface Entry {
   coolingUntilMs: number;
   /** Failures since the last success (429s excluded: a busy backend is not a dead one). */
   failuresInARow: number;
+  /**
+   * decide's view, cached: rebuilt only after something it shows changed (an attempt admitted
+   * or recorded, a breaker transition, a reconcile) or when the clock passes `snapshotUntilMs`
+   * (the window's next bucket boundary, or the end of a cool-down).
+   */
+  snapshot: BackendHealth | undefined;
+  snapshotUntilMs: number;
 }
 
 export class HealthRegistry {
@@ -118,6 +125,7 @@ export class HealthRegistry {
       if (entry) {
         entry.window.resize(window, now);
         entry.breaker.reconfigure(policy.breaker, window);
+        entry.snapshot = undefined;
         continue;
       }
       this.entries.set(name, {
@@ -131,6 +139,8 @@ export class HealthRegistry {
         inflight: 0,
         coolingUntilMs: 0,
         failuresInARow: 0,
+        snapshot: undefined,
+        snapshotUntilMs: 0,
       });
     }
     for (const [name, entry] of this.entries) {
@@ -152,6 +162,7 @@ export class HealthRegistry {
     const settleBreaker = entry.breaker.enter();
     if (!settleBreaker) return undefined;
     entry.inflight++;
+    entry.snapshot = undefined;
     return { backend, settleBreaker };
   }
 
@@ -165,7 +176,9 @@ export class HealthRegistry {
   /** An attempt to `backend` is about to be sent. Unknown backends are ignored. (`admit` calls this for the request path.) */
   attemptStarted(backend: string): void {
     const entry = this.entries.get(backend);
-    if (entry) entry.inflight++;
+    if (!entry) return;
+    entry.inflight++;
+    entry.snapshot = undefined;
   }
 
   /**
@@ -180,6 +193,7 @@ export class HealthRegistry {
     if (!entry) return;
     // A backend removed and re-added mid-attempt gets a fresh entry: never go below zero.
     if (entry.inflight > 0) entry.inflight--;
+    entry.snapshot = undefined;
     const outcome = result.outcome;
     if (outcome.kind === 'ignored') return;
     const now = this.now();
@@ -201,7 +215,9 @@ export class HealthRegistry {
     if (limit > 0 && ++entry.failuresInARow >= limit) {
       entry.failuresInARow = 0;
       entry.breaker.trip();
+      return;
     }
+    entry.breaker.judge(entry.window.requests, entry.window.failures);
   }
 
   /** The breaker the forwarder runs attempts through; undefined once the backend left the policy (treat as a refusal). */
@@ -209,24 +225,35 @@ export class HealthRegistry {
     return this.entries.get(backend)?.breaker;
   }
 
-  /** decide's view of one backend, O(1): running counts and EWMAs, no quantiles. */
+  /**
+   * decide's view of one backend: cached, and rebuilt (running counts, EWMAs and the window's
+   * TTFB p95) only when it changed, so a decision over many backends allocates nothing for the
+   * ones no request touched since.
+   */
   snapshot(backend: string): BackendHealth {
     const entry = this.entries.get(backend);
     if (!entry) return UNKNOWN_HEALTH;
     const now = this.now();
+    if (entry.snapshot !== undefined && now < entry.snapshotUntilMs) return entry.snapshot;
     const window = entry.window.advance(now);
     const state = entry.breaker.state;
-    return {
+    const coolingUntilMs = entry.coolingUntilMs > now ? entry.coolingUntilMs : 0;
+    const snapshot: BackendHealth = {
       // Half-open with the trial taken refuses every call, so decide must treat it as open.
       breaker: state === 'halfOpen' && !entry.breaker.admitting ? 'open' : state,
-      coolingUntilMs: entry.coolingUntilMs > now ? entry.coolingUntilMs : 0,
+      coolingUntilMs,
       inflight: entry.inflight,
       requests: window.requests,
       failures: window.failures,
       errorRatio: window.errorRatio,
       latencyEwmaMs: entry.latency.value,
       ttfbEwmaMs: entry.ttfb.value,
+      ttfbP95Ms: window.quantiles('ttfb')?.p95,
     };
+    entry.snapshot = snapshot;
+    const boundary = window.nextBucketAtMs(now);
+    entry.snapshotUntilMs = coolingUntilMs > 0 && coolingUntilMs < boundary ? coolingUntilMs : boundary;
+    return snapshot;
   }
 
   /** Full view of one backend (walks the histograms); undefined for a backend not in the policy. */
@@ -281,7 +308,9 @@ export class HealthRegistry {
     // A breaker closes only after a successful half-open trial. The failures that opened it
     // are still in the window and would keep the error ratio high for up to a whole window,
     // so the scorer would starve the recovered backend of the traffic that proves it healthy.
-    if (state === 'closed') this.entries.get(backend)?.window.clearFailures();
+    const entry = this.entries.get(backend);
+    if (entry) entry.snapshot = undefined;
+    if (state === 'closed') entry?.window.clearFailures();
     if (this.listeners.size === 0) return;
     const transition: BreakerTransition = { backend, state, atMs: this.now() };
     for (const listener of this.listeners) {

@@ -119,6 +119,11 @@ export class RollingWindow {
     return this;
   }
 
+  /** When the bucket holding `nowMs` ends: until then, reads change only by recording. */
+  nextBucketAtMs(nowMs: number): number {
+    return (Math.floor(nowMs / this.bucketMs) + 1) * this.bucketMs;
+  }
+
   /** Records a successful attempt: total latency and, when known, time to first byte (ms). */
   recordSuccess(nowMs: number, totalMs: number, ttfbMs?: number): void {
     const b = this.current(nowMs);

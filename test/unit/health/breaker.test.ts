@@ -54,26 +54,29 @@ describe('BackendBreaker', () => {
     expect(breaker.admitting).toBe(true);
   });
 
-  it('stays closed below the volume threshold, opens when it is reached', async () => {
-    await fail(breaker, 3);
+  it('never opens on its own counts: the registry window judges (one window counts attempts)', async () => {
+    await fail(breaker, 20);
     expect(breaker.state).toBe('closed');
-    await fail(breaker, 1);
+  });
+
+  it('judge: stays closed below the volume threshold, opens when it is reached', () => {
+    expect(breaker.judge(3, 3)).toBe(false);
+    expect(breaker.state).toBe('closed');
+    expect(breaker.judge(4, 4)).toBe(true);
     expect(breaker.state).toBe('open');
     expect(breaker.admitting).toBe(false);
     expect(transitions).toEqual([['llama', 'open']]);
   });
 
-  it('opens only when the failure percentage is strictly above the threshold', async () => {
-    await breaker.run(ok);
-    await breaker.run(ok);
-    await fail(breaker, 2); // 2 of 4 = 50%: not above 50
-    expect(breaker.state).toBe('closed');
-    await fail(breaker, 1); // 3 of 5
-    expect(breaker.state).toBe('open');
+  it('judge: opens only when the failure percentage is strictly above the threshold', () => {
+    expect(breaker.judge(4, 2)).toBe(false); // 50%: not above 50
+    expect(breaker.judge(0, 0)).toBe(false);
+    expect(breaker.judge(5, 3)).toBe(true);
+    expect(breaker.judge(5, 5)).toBe(false); // already open
   });
 
   it('rejects with a distinguishable error while open, without calling the attempt', async () => {
-    await fail(breaker, 4);
+    breaker.trip();
     const attempt = vi.fn(ok);
     const err = await breaker.run(attempt).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BreakerRejectedError);
@@ -93,7 +96,7 @@ describe('BackendBreaker', () => {
   });
 
   it('goes half-open after resetTimeout, lets exactly one trial through, and closes on its success', async () => {
-    await fail(breaker, 4);
+    breaker.trip();
     vi.advanceTimersByTime(999);
     expect(breaker.state).toBe('open');
     vi.advanceTimersByTime(1);
@@ -117,7 +120,7 @@ describe('BackendBreaker', () => {
   });
 
   it('re-opens when the half-open trial fails', async () => {
-    await fail(breaker, 4);
+    breaker.trip();
     vi.advanceTimersByTime(1_000);
     const trial = deferred();
     const trialRun = breaker.run(trial.attempt);
@@ -130,7 +133,7 @@ describe('BackendBreaker', () => {
   });
 
   it('keeps its state across a reconfigure and applies the new reset timeout', async () => {
-    await fail(breaker, 4);
+    breaker.trip();
     expect(breaker.reconfigure(SETTINGS, WINDOW)).toBe(false);
     expect(breaker.reconfigure({ ...SETTINGS, resetTimeoutMs: 5_000 }, WINDOW)).toBe(true);
     expect(breaker.settings.resetTimeoutMs).toBe(5_000);
@@ -147,7 +150,7 @@ describe('BackendBreaker', () => {
   });
 
   it('carries a half-open state across a reconfigure', async () => {
-    await fail(breaker, 4);
+    breaker.trip();
     vi.advanceTimersByTime(1_000);
     breaker.reconfigure({ ...SETTINGS, volumeThreshold: 8 }, WINDOW);
     expect(breaker.state).toBe('halfOpen');
@@ -179,14 +182,13 @@ describe('BackendBreaker with a shared rotation emitter', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it('starts no timer of its own and forgets failures as the emitter rotates its buckets', async () => {
+  it('starts no timer of its own, and leaves the emitter on shutdown', async () => {
     const rotate = new EventEmitter();
     const b = new BackendBreaker('llama', SETTINGS, WINDOW, { rotate });
     expect(vi.getTimerCount()).toBe(0);
+    expect(rotate.listenerCount('rotate')).toBe(1);
     await fail(b, 3);
     for (let i = 0; i < WINDOW.buckets; i++) rotate.emit('rotate');
-    await fail(b, 1); // fires back at 1, below the volume threshold
-    expect(b.state).toBe('closed');
     b.shutdown();
     expect(rotate.listenerCount('rotate')).toBe(0);
   });

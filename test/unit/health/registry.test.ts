@@ -73,17 +73,13 @@ describe('HealthRegistry', () => {
     registry.attemptFinished(name, { outcome, durationMs, ttfbMs });
   }
 
-  /** One attempt through the breaker and the registry, as the forwarder runs it. */
-  async function run(name: string, outcome: Outcome): Promise<unknown> {
-    registry.attemptStarted(name);
-    return registry
-      .breakerFor(name)!
-      .run(async () => {
-        registry.attemptFinished(name, { outcome, durationMs: 50, ttfbMs: 10 });
-        if (outcome.kind === 'failure') throw new AttemptFailedError(outcome);
-        return 'ok';
-      })
-      .catch((e: unknown) => e);
+  /** One attempt through the health gate, as the forwarder runs it: admitted, then recorded. */
+  async function run(name: string, outcome: Outcome): Promise<'ok' | 'failed' | 'rejected'> {
+    const admission = registry.admit(name);
+    if (!admission) return 'rejected';
+    registry.record(admission, { outcome, durationMs: 50, ttfbMs: 10 });
+    await Promise.resolve(); // opossum settles the call a microtask later
+    return outcome.kind === 'failure' ? 'failed' : 'ok';
   }
 
   it('answers UNKNOWN_HEALTH and nothing else for a backend not in the policy', () => {
@@ -180,12 +176,42 @@ describe('HealthRegistry', () => {
   it('opens the breaker after the threshold and reports it in the snapshot', async () => {
     const seen: BreakerTransition[] = [];
     registry.onBreakerTransition((tr) => seen.push(tr));
-    for (let i = 0; i < 4; i++) expect(await run('a', SERVER_ERROR)).toBeInstanceOf(AttemptFailedError);
+    for (let i = 0; i < 3; i++) expect(await run('a', SERVER_ERROR)).toBe('failed');
+    // volumeThreshold is 4: three failures are not enough volume to judge.
+    expect(registry.snapshot('a').breaker).toBe('closed');
+    expect(await run('a', SERVER_ERROR)).toBe('failed');
     expect(registry.snapshot('a').breaker).toBe('open');
     expect(registry.snapshot('b').breaker).toBe('closed');
     expect(seen).toEqual([{ backend: 'a', state: 'open', atMs: T0 }]);
-    const rejected = await run('a', SUCCESS);
-    expect(rejected).toBeInstanceOf(BreakerRejectedError);
+    expect(await run('a', SUCCESS)).toBe('rejected');
+    expect(registry.snapshot('a').inflight).toBe(0);
+  });
+
+  it('opens the breaker only when the window failures are strictly above the threshold', async () => {
+    registry.reconcile(policy(['a', 'b'], { breaker: { ...BREAKER, consecutiveFailures: 0 } }));
+    for (const o of [SUCCESS, SUCCESS, SERVER_ERROR, SERVER_ERROR]) await run('a', o);
+    expect(registry.snapshot('a')).toMatchObject({ breaker: 'closed', requests: 4, failures: 2 }); // 50%
+    await run('a', SERVER_ERROR); // 3 of 5
+    expect(registry.snapshot('a').breaker).toBe('open');
+  });
+
+  it('hands decide the same snapshot object until something it shows changes', async () => {
+    const first = registry.snapshot('a');
+    expect(registry.snapshot('a')).toBe(first);
+    const admission = registry.admit('a')!;
+    const busy = registry.snapshot('a');
+    expect(busy).not.toBe(first);
+    expect(busy.inflight).toBe(1);
+    expect(registry.snapshot('b')).toBe(registry.snapshot('b'));
+    registry.record(admission, { outcome: SUCCESS, durationMs: 80, ttfbMs: 30 });
+    const after = registry.snapshot('a');
+    expect(after).toMatchObject({ inflight: 0, requests: 1 });
+    // Log-spaced bins: quantiles are within 2.5%.
+    expect(Math.abs(after.ttfbP95Ms! - 30) / 30).toBeLessThan(0.025);
+    expect(registry.snapshot('a')).toBe(after);
+    // The window's buckets expire with time alone: a whole window later the counts are gone.
+    t += 60_000;
+    expect(registry.snapshot('a')).toMatchObject({ requests: 0, ttfbP95Ms: undefined });
   });
 
   it('opens the breaker after consecutive failures even when earlier successes keep the ratio low', async () => {
@@ -211,12 +237,12 @@ describe('HealthRegistry', () => {
     for (let i = 0; i < 4; i++) await run('a', SERVER_ERROR);
     vi.advanceTimersByTime(BREAKER.resetTimeoutMs);
     expect(registry.snapshot('a').breaker).toBe('halfOpen');
-    let finish!: () => void;
-    const trial = registry.breakerFor('a')!.run(() => new Promise<void>((res) => (finish = res)));
+    const trial = registry.admit('a')!;
     expect(registry.snapshot('a').breaker).toBe('open');
     expect(registry.stats('a')).toMatchObject({ breaker: 'halfOpen', breakerAdmitting: false });
-    finish();
-    await trial;
+    expect(registry.admit('a')).toBeUndefined();
+    registry.record(trial, { outcome: SUCCESS, durationMs: 50, ttfbMs: 10 });
+    await Promise.resolve();
     expect(registry.snapshot('a').breaker).toBe('closed');
   });
 
@@ -225,7 +251,8 @@ describe('HealthRegistry', () => {
     registry.onBreakerTransition((tr) => seen.push(tr.state));
     attempt('a', SUCCESS);
     for (let i = 0; i < 4; i++) await run('a', SERVER_ERROR);
-    expect(registry.snapshot('a')).toMatchObject({ requests: 5, failures: 4 });
+    // The third failure opened it (3 of 4 > 50%); the fourth was refused and is not counted.
+    expect(registry.snapshot('a')).toMatchObject({ breaker: 'open', requests: 4, failures: 3 });
     t += BREAKER.resetTimeoutMs;
     vi.advanceTimersByTime(BREAKER.resetTimeoutMs);
     expect(await run('a', SUCCESS)).toBe('ok');
