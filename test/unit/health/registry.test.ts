@@ -1,6 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BreakerRejectedError } from '../../../src/health/errors.js';
-import { AttemptFailedError } from '../../../src/outcome/attempt-error.js';
 import { HealthRegistry, type BreakerTransition } from '../../../src/health/registry.js';
 import { UNKNOWN_HEALTH } from '../../../src/health/types.js';
 import type {
