@@ -1,7 +1,7 @@
 /**
  * routecar's settings from flags and environment (flags win), with the defaults DESIGN.md fixes.
  */
-import { DEFAULT_MAX_BODY_BYTES } from '../ingress/read-body.js';
+import { DEFAULT_BODY_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES } from '../ingress/read-body.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -29,6 +29,8 @@ export interface RuntimeConfig {
   readonly stateDir: string;
   readonly adminToken: string | undefined;
   readonly maxBodyBytes: number;
+  /** ROUTECAR_BODY_TIMEOUT_MS: deadline for a whole request body (408 request_timeout). */
+  readonly bodyTimeoutMs: number;
   /** Graceful drain deadline on SIGTERM. */
   readonly drainTimeoutMs: number;
   /** Start demo backends for the policy's loopback backends that do not answer. */
@@ -70,6 +72,11 @@ export function resolveConfig(flags: StartFlags, env: NodeJS.ProcessEnv): Runtim
     stateDir: env.ROUTECAR_STATE_DIR || DEFAULT_STATE_DIR,
     adminToken: env.ROUTECAR_ADMIN_TOKEN || undefined,
     maxBodyBytes: positiveInt(env.ROUTECAR_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, 'ROUTECAR_MAX_BODY_BYTES'),
+    bodyTimeoutMs: positiveInt(
+      env.ROUTECAR_BODY_TIMEOUT_MS,
+      DEFAULT_BODY_TIMEOUT_MS,
+      'ROUTECAR_BODY_TIMEOUT_MS',
+    ),
     drainTimeoutMs: positiveInt(
       env.ROUTECAR_DRAIN_TIMEOUT_MS,
       DEFAULT_DRAIN_TIMEOUT_MS,

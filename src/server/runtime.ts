@@ -84,6 +84,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     proxies,
     gate: health,
     maxBodyBytes: config.maxBodyBytes,
+    bodyTimeoutMs: config.bodyTimeoutMs,
     random: Math.random,
     hosts: { listenHost: config.listen.host, allowedHosts: config.allowedHosts },
   });

@@ -102,3 +102,14 @@ describe('resolveConfig: the admin listener', () => {
     expect(resolveConfig({}, {}).adminAllowedHosts).toEqual([]);
   });
 });
+
+describe('resolveConfig: the request body deadline', () => {
+  it('defaults to 30 s and reads ROUTECAR_BODY_TIMEOUT_MS', () => {
+    expect(resolveConfig({}, {}).bodyTimeoutMs).toBe(30_000);
+    expect(resolveConfig({}, { ROUTECAR_BODY_TIMEOUT_MS: '1500' }).bodyTimeoutMs).toBe(1_500);
+  });
+
+  it.each(['0', '-1', 'soon', '1.5'])('refuses ROUTECAR_BODY_TIMEOUT_MS=%s, naming the variable', (value) => {
+    expect(() => resolveConfig({}, { ROUTECAR_BODY_TIMEOUT_MS: value })).toThrow(/ROUTECAR_BODY_TIMEOUT_MS/);
+  });
+});
