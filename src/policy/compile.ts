@@ -65,10 +65,24 @@ export function compilePolicy(
     routes,
     rules: rules.rules,
     ...(classifiers === undefined ? {} : { classifiers }),
+    headersRead: headersRead(document.rules, routes),
     breaker: Object.freeze({ ...document.breaker }),
     window: Object.freeze({ ...document.window }),
   };
   return { ok: true, policy: Object.freeze(policy) };
+}
+
+/** The request headers rules match and sticky keys hash, lower case, sorted, once each. */
+function headersRead(
+  rules: PolicyDocument['rules'],
+  routes: ReadonlyMap<string, CompiledRoute>,
+): readonly string[] {
+  const names = new Set<string>();
+  for (const rule of rules)
+    for (const name of Object.keys(rule.match.header ?? {})) names.add(name.toLowerCase());
+  for (const route of routes.values())
+    if (route.sticky.kind === 'header') names.add(route.sticky.name.toLowerCase());
+  return Object.freeze([...names].sort());
 }
 
 /** Short content hash of the document and the overrides; the same inputs always give the same version. */

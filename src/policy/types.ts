@@ -159,6 +159,12 @@ export interface CompiledPolicy {
   readonly rules: readonly CompiledRule[];
   /** External prompt classifiers by name; absent when the policy declares none. */
   readonly classifiers?: ReadonlyMap<string, CompiledClassifier>;
+  /**
+   * Request headers the policy reads (rules' `match.header`, routes' `sticky: header:NAME`), lower
+   * case, sorted, each once: what the access log records so that traffic can be replayed against
+   * another policy. Absent in hand-built policies (tests): read as none.
+   */
+  readonly headersRead?: readonly string[];
   readonly breaker: BreakerSettings;
   readonly window: WindowSettings;
 }

@@ -253,3 +253,24 @@ describe('compilePolicy: cross-references', () => {
     expect(errorsOf(doc)).toEqual(expected);
   });
 });
+
+describe('compilePolicy: headersRead (what the access log records for replay)', () => {
+  it('lists the headers rules match and sticky keys hash, lower case, sorted, once each', () => {
+    const doc = baseDocument();
+    doc.rules = [
+      {
+        name: 'plan',
+        match: { header: { 'X-Plan': 'pro', 'x-data-region': 'eu' } },
+        route: 'chat',
+      },
+      { name: 'again', match: { header: { 'x-user-id': 'u1' } }, route: 'chat' },
+    ];
+    expect(compiled(doc).headersRead).toEqual(['x-data-region', 'x-plan', 'x-user-id']);
+  });
+
+  it('is empty when nothing reads a header', () => {
+    const doc = baseDocument();
+    doc.routes = { chat: { backends: ['big', 'small'] } };
+    expect(compiled(doc).headersRead).toEqual([]);
+  });
+});
