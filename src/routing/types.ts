@@ -43,8 +43,8 @@ export interface Decision {
   /** One-line explanation, e.g. `split sticky(header:x-user-id) -> llama-70b-next`. */
   readonly reason: string;
   /**
-   * The first rule that applied, if any: what `x-routecar-rule`-style headers and metric labels
-   * show. `rules` has every rule that applied.
+   * The first rule that applied, if any (kept for the consumers that name one rule: request
+   * start events, traces, refusals). `rules` has every rule that applied.
    */
   readonly rule: string | undefined;
   /** Every rule that applied, in order (more than one when rules `continue`); empty when none. */
