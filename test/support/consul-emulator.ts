@@ -20,8 +20,16 @@
  * - ACLs (when `acl` is given; default policy deny): token from `?token`, `X-Consul-Token` or
  *   `Authorization: Bearer`; unknown token 403 `ACL not found`; reading or writing a key without
  *   permission 403 `Permission denied`; recursive reads silently drop unreadable keys.
+ * - Sessions and locks (see consul-sessions.ts): `PUT /v1/session/create` (Name, Behavior, TTL,
+ *   LockDelay) answers `{"ID"}`; `PUT /v1/session/renew/:id` answers `[session]` or 404;
+ *   `PUT /v1/session/destroy/:id` answers true; `GET /v1/session/info/:id` answers `[session]` or
+ *   `[]`; `GET /v1/session/list`. `PUT /v1/kv/<key>?acquire=<id>` / `?release=<id>` answer
+ *   true/false and set `Session` and `LockIndex` on the entry; a lapsed TTL (after TTL × 2) or a
+ *   destroy releases (or deletes) the session's keys and blocks re-acquiring them for LockDelay.
+ *   `?cas` with `?acquire`/`?release` is 400 `Conflicting flags`.
  * - `GET /v1/status/leader`.
- * Not implemented: sessions and locks (`?acquire`/`?release` answer 400), `/v1/txn`, `?dc`,
+ * Not implemented: session health checks (a session ends only by TTL or destroy), blocking
+ * queries and ACLs on the session endpoints, `/v1/txn`, `?dc`,
  * `?stale`/`?consistent` (accepted and ignored), `?filter`, namespaces, tombstone reaping.
  *
  * Test controls: `stop()`/`start()` (same port; clients see connection refused in between),
@@ -32,8 +40,10 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { KvHttpApi, parseGoDuration, parseUint64, plain, type Answer } from './consul-kv-api.js';
 import { KvAuthorizer, KvStore, type KvAclRules, type KvEntry, type KvSnapshot } from './consul-kv-store.js';
+import { SessionError, SessionTable, sessionJson, type SessionEntry } from './consul-sessions.js';
 
 export type { KvAclRules, KvEntry, KvSnapshot } from './consul-kv-store.js';
+export type { SessionEntry } from './consul-sessions.js';
 
 export interface ConsulEmulatorOptions {
   /** Enables ACLs (default policy deny): token secret -> key rules; no token uses `anonymous`. */
@@ -44,6 +54,8 @@ export interface ConsulEmulatorOptions {
   readonly initialIndex?: number;
   /** Consul's kv_max_value_size. Default 512 KiB. */
   readonly maxValueBytes?: number;
+  /** Consul's `session_ttl_min` (agent config). Default 10 s, as in Consul. */
+  readonly sessionTtlMinMs?: number;
 }
 
 /** One request as received (before any authorisation or failure injection). */
@@ -60,6 +72,14 @@ export interface RecordedRequest {
 type Wake = 'change' | 'timeout' | 'abandon' | 'closed';
 
 const MAX_WAIT_MS = 10 * 60_000;
+/** The session endpoints and the one method each accepts. */
+const SESSION_VERBS: Record<string, string | undefined> = {
+  create: 'PUT',
+  renew: 'PUT',
+  destroy: 'PUT',
+  info: 'GET',
+  list: 'GET',
+};
 const DEFAULT_WAIT_MS = 5 * 60_000;
 
 async function readBody(req: http.IncomingMessage): Promise<Buffer> {
@@ -74,6 +94,7 @@ export class ConsulEmulator {
   readonly requests: RecordedRequest[] = [];
   private readonly store: KvStore;
   private readonly api: KvHttpApi;
+  private readonly sessionTable: SessionTable;
   private readonly waiters = new Set<(wake: Wake) => void>();
   private readonly sockets = new Set<Socket>();
   private server: http.Server | undefined;
@@ -83,7 +104,8 @@ export class ConsulEmulator {
 
   constructor(private readonly options: ConsulEmulatorOptions = {}) {
     this.store = new KvStore(options.initialIndex ?? 10, () => this.wake('change'));
-    this.api = new KvHttpApi(this.store, options.maxValueBytes ?? 512 * 1024);
+    this.sessionTable = new SessionTable(this.store, options.sessionTtlMinMs ?? 10_000);
+    this.api = new KvHttpApi(this.store, options.maxValueBytes ?? 512 * 1024, this.sessionTable);
     this.tokens = new Map(Object.entries(options.acl?.tokens ?? {}));
   }
 
@@ -135,9 +157,20 @@ export class ConsulEmulator {
     await closed;
   }
 
-  /** Stops for good (alias of `stop`, for symmetry with other fakes). */
+  /** Stops for good: closes the listener and stops every session timer. */
   async close(): Promise<void> {
+    this.sessionTable.close();
     await this.stop();
+  }
+
+  /** The live sessions. */
+  get sessions(): SessionEntry[] {
+    return this.sessionTable.list();
+  }
+
+  /** Invalidates a session at once, as a lapsed TTL would. */
+  expireSession(id: string): void {
+    this.sessionTable.destroy(id);
   }
 
   /** Writes a key directly (no HTTP, no ACL), as another client would; works while stopped. */
@@ -218,6 +251,8 @@ export class ConsulEmulator {
       if (this.failure) return this.send(res, this.failure);
       if (url.pathname === '/v1/status/leader')
         return this.send(res, { status: 200, body: '"127.0.0.1:8300"', contentType: 'application/json' });
+      if (url.pathname.startsWith('/v1/session/'))
+        return this.send(res, this.session(req.method ?? '', url, body));
       if (key === undefined) return this.send(res, plain(404, '404 page not found\n'));
       const authz = this.authorizer(token);
       if (authz === 'unknown') return this.send(res, plain(403, 'ACL not found'));
@@ -229,6 +264,44 @@ export class ConsulEmulator {
       return this.send(res, plain(405, 'method not allowed'));
     } catch (err) {
       this.send(res, plain(500, String(err)));
+    }
+  }
+
+  /** The session endpoints (no ACLs, no blocking). */
+  private session(method: string, url: URL, body: Buffer): Answer {
+    const [, , , op = '', id = ''] = url.pathname.split('/');
+    const verb = SESSION_VERBS[op];
+    if (verb === undefined) return plain(404, '404 page not found\n');
+    if (method !== verb) return plain(405, `method ${method} not allowed`);
+    const ok = (value: unknown): Answer => ({
+      status: 200,
+      body: JSON.stringify(value),
+      contentType: 'application/json',
+      index: this.store.lastIndex,
+    });
+    try {
+      if (op === 'create') {
+        const parsed: unknown = body.length > 0 ? JSON.parse(body.toString('utf8')) : {};
+        const fields = typeof parsed === 'object' && parsed !== null ? parsed : {};
+        return ok({ ID: this.sessionTable.create(fields).id });
+      }
+      if (op === 'renew') {
+        const session = this.sessionTable.renew(id);
+        return session ? ok([sessionJson(session)]) : plain(404, `Session id '${id}' not found`);
+      }
+      if (op === 'destroy') {
+        this.sessionTable.destroy(id);
+        return ok(true);
+      }
+      if (op === 'info') {
+        const session = this.sessionTable.get(id);
+        return ok(session ? [sessionJson(session)] : []);
+      }
+      return ok(this.sessionTable.list().map(sessionJson));
+    } catch (err) {
+      if (err instanceof SessionError) return plain(500, err.message);
+      if (err instanceof SyntaxError) return plain(400, `Request decode failed: ${err.message}`);
+      throw err;
     }
   }
 

@@ -4,6 +4,7 @@
  * Blocking, connections and tokens live in consul-emulator.ts.
  */
 import type { KvAuthorizer, KvEntry, KvStore } from './consul-kv-store.js';
+import type { SessionTable } from './consul-sessions.js';
 
 /** One HTTP answer. */
 export interface Answer {
@@ -60,10 +61,11 @@ const json = (status: number, body: string, index?: number): Answer => ({
 });
 const DENIED = plain(403, 'Permission denied');
 
-/** Consul's DirEntry field order; hand-written because Flags is a uint64 (bigint). */
+/** Consul's DirEntry field order (Session omitted when empty); hand-written because Flags is a uint64. */
 function entryJson(e: KvEntry): string {
   const value = e.value ? JSON.stringify(e.value.toString('base64')) : 'null';
-  return `{"LockIndex":${e.lockIndex},"Key":${JSON.stringify(e.key)},"Flags":${e.flags},"Value":${value},"CreateIndex":${e.createIndex},"ModifyIndex":${e.modifyIndex}}`;
+  const session = e.session ? `,"Session":${JSON.stringify(e.session)}` : '';
+  return `{"LockIndex":${e.lockIndex},"Key":${JSON.stringify(e.key)},"Flags":${e.flags},"Value":${value}${session},"CreateIndex":${e.createIndex},"ModifyIndex":${e.modifyIndex}}`;
 }
 
 /** The KV endpoints; `authz` is undefined when ACLs are off. */
@@ -71,6 +73,7 @@ export class KvHttpApi {
   constructor(
     private readonly store: KvStore,
     private readonly maxValueBytes: number,
+    private readonly sessions: SessionTable,
   ) {}
 
   /** `GET` in its three shapes; undefined `index` in the answer means an error (never blocks). */
@@ -117,7 +120,7 @@ export class KvHttpApi {
     return { ...json(200, JSON.stringify([...keys]), index), headers };
   }
 
-  /** `PUT` (`?cas`, `?flags`). */
+  /** `PUT` (`?cas`, `?flags`, `?acquire=<session>`, `?release=<session>`). */
   write(
     key: string,
     q: URLSearchParams,
@@ -126,8 +129,8 @@ export class KvHttpApi {
     length?: string,
   ): Answer {
     if (key === '') return plain(400, 'Missing key name');
-    if (q.has('acquire') || q.has('release'))
-      return plain(400, 'sessions are not implemented by the emulator');
+    if (['cas', 'acquire', 'release'].filter((f) => q.has(f)).length > 1)
+      return plain(400, `Conflicting flags: ${q.toString()}\n`);
     const flags = q.has('flags') ? parseUint64(q.get('flags')) : 0n;
     const cas = q.has('cas') ? parseUint64(q.get('cas')) : undefined;
     if (flags === undefined || (q.has('cas') && cas === undefined))
@@ -136,7 +139,24 @@ export class KvHttpApi {
     const size = Math.max(Number(length ?? 0), body.length);
     if (size > max) return plain(413, `Request body(${size} bytes) too large, max size: ${max} bytes.`);
     if (authz && !authz.canWrite(key)) return DENIED;
+    if (q.has('acquire')) return this.acquire(key, body, flags, q.get('acquire') ?? '');
+    if (q.has('release')) {
+      const session = q.get('release') ?? '';
+      if (session === '') return plain(500, 'missing session');
+      return json(200, String(this.store.unlock(key, body, flags, session)));
+    }
     return json(200, String(this.store.set(key, body, flags, cas)));
+  }
+
+  /** Consul's KVS.Apply for KVLock: a lock-delay refuses before Raft; an unknown session is an error. */
+  private acquire(key: string, body: Buffer, flags: bigint, session: string): Answer {
+    if (this.sessions.lockDelayed(key)) return json(200, 'false');
+    if (session === '') return plain(500, 'missing session');
+    if (!this.sessions.get(session)) {
+      this.store.nextIndex();
+      return plain(500, `invalid session ${JSON.stringify(session)}`);
+    }
+    return json(200, String(this.store.lock(key, body, flags, session)));
   }
 
   /** `DELETE` (`?recurse`, `?cas`). */

@@ -11,7 +11,7 @@
  * - an index of 0 is never handed out: Consul answers 1 instead, so clients never spin.
  */
 
-/** One stored key, as Consul keeps it (sessions and locks are not emulated: LockIndex stays 0). */
+/** One stored key, as Consul keeps it. */
 export interface KvEntry {
   readonly key: string;
   /** The bytes as sent; `null` for an empty value (Consul answers `"Value": null`). */
@@ -20,7 +20,10 @@ export interface KvEntry {
   readonly flags: bigint;
   readonly createIndex: number;
   readonly modifyIndex: number;
+  /** How many times the key was acquired (`?acquire=` by a session that did not hold it). */
   readonly lockIndex: number;
+  /** The session holding the key's lock, if any. */
+  readonly session?: string;
 }
 
 /** Opaque copy of the whole store, for `restoreSnapshot`. */
@@ -62,6 +65,11 @@ export class KvStore {
   /** The last Raft index handed out (the cluster's commit index). */
   get lastIndex(): number {
     return this.raftIndex;
+  }
+
+  /** Consumes one Raft index for a write outside the KV table (a session operation). */
+  nextIndex(): number {
+    return ++this.raftIndex;
   }
 
   /** Consul's kvsMaxIndex: the highest index of the kvs and tombstones tables, at least 1. */
@@ -111,10 +119,77 @@ export class KvStore {
       createIndex: existing ? existing.createIndex : idx,
       modifyIndex: idx,
       lockIndex: existing ? existing.lockIndex : 0,
+      ...(existing?.session ? { session: existing.session } : {}),
     });
     this.kvsIndex = idx;
     this.onChange();
     return true;
+  }
+
+  /**
+   * `PUT ?acquire=<session>` once the session is known valid (Consul's kvsLockTxn): fails when
+   * another session holds the key; the holder may rewrite the value; a new holder moves LockIndex.
+   */
+  lock(key: string, value: Buffer | null, flags: bigint, session: string): boolean {
+    const idx = ++this.raftIndex;
+    const existing = this.entries.get(key);
+    if (existing?.session && existing.session !== session) return false;
+    const stored = value && value.length > 0 ? Buffer.from(value) : null;
+    const reacquire = existing?.session === session;
+    if (reacquire && existing.flags === flags && sameValue(existing.value, stored)) return true;
+    this.entries.set(key, {
+      key,
+      value: stored,
+      flags,
+      createIndex: existing ? existing.createIndex : idx,
+      modifyIndex: idx,
+      lockIndex: reacquire ? existing.lockIndex : (existing?.lockIndex ?? 0) + 1,
+      session,
+    });
+    this.kvsIndex = idx;
+    this.onChange();
+    return true;
+  }
+
+  /** `PUT ?release=<session>` (Consul's kvsUnlockTxn): only the holder may release; LockIndex stays. */
+  unlock(key: string, value: Buffer | null, flags: bigint, session: string): boolean {
+    const idx = ++this.raftIndex;
+    const existing = this.entries.get(key);
+    if (!existing || existing.session !== session) return false;
+    this.entries.set(key, {
+      key,
+      value: value && value.length > 0 ? Buffer.from(value) : null,
+      flags,
+      createIndex: existing.createIndex,
+      modifyIndex: idx,
+      lockIndex: existing.lockIndex,
+    });
+    this.kvsIndex = idx;
+    this.onChange();
+    return true;
+  }
+
+  /**
+   * An invalidated session's locks, at the session's Raft index `idx` (Consul's deleteSessionTxn):
+   * `release` clears Session and moves ModifyIndex, `delete` removes the keys. Returns the keys.
+   */
+  dropSession(session: string, behavior: 'release' | 'delete', idx: number): string[] {
+    const held = [...this.entries.values()].filter((e) => e.session === session);
+    for (const e of held) {
+      if (behavior === 'delete') {
+        this.entries.delete(e.key);
+        this.tombstones.set(e.key, idx);
+        this.tombstonesIndex = idx;
+      } else {
+        const { session: _held, ...rest } = e;
+        this.entries.set(e.key, { ...rest, modifyIndex: idx });
+      }
+    }
+    if (held.length > 0) {
+      this.kvsIndex = idx;
+      this.onChange();
+    }
+    return held.map((e) => e.key);
   }
 
   /**
