@@ -4,8 +4,9 @@
  *   weight = latRel^(-wL) × loadRel^(-wLoad) × costRel^(-wC) × exp(-wE × ERROR_SCALE × errExcess)
  *
  * - **latency**: the candidate's time to first byte, as the mean of its window p95 and its EWMA
- *   (the p95 sees the tail a mean hides; the EWMA reacts within seconds), times (1 + in-flight)
- *   so a backend that is busy right now looks slower before either catches up. Without a TTFB
+ *   (the p95 sees the tail a mean hides; the EWMA reacts within seconds), times
+ *   (1 + in-flight / INFLIGHT_SCALE) so a backend that is busy right now looks slower before
+ *   either catches up. Without a TTFB
  *   sample the total-latency EWMA stands in; without any sample, the median of the others
  *   (a fair share, so a new backend warms up). latRel is that over the best candidate's.
  * - **load**: the model server's own queue and KV-cache pressure, from its scraped `/metrics`:
@@ -13,10 +14,11 @@
  *   loadRel = (1 + loadCost) / (1 + best loadCost). A candidate without a fresh signal counts as
  *   the median of those that have one: neither rewarded nor punished. No signal at all: off.
  * - **errors**: the error share with a prior, (failures + 0.1) / (requests + 20), above the best
- *   candidate's. With the default wE of 4, a backend failing 5% of its requests keeps under 1%
- *   of the weight of a clean peer, so it only gets the exploration floor and what its sparse
- *   samples earn (a few percent); one failure among a cold backend's first requests costs it
- *   less than the prior's twenty clean ones would earn back.
+ *   candidate's. With the default wE of 4, a backend failing 5% of its requests keeps about 0.01%
+ *   of the weight of a clean peer, so it gets the exploration floor and what its sparse (hence
+ *   noisy) samples earn back: a few percent of the traffic; at 1% errors it keeps about 14%. A cold
+ *   backend whose first request fails drops to the floor until the failure leaves the window
+ *   (or successes dilute it): steepness costs that much noise.
  * - **cost**: the request's estimated cost over the cheapest candidate's.
  *
  * Herding: the first attempt is a weighted random draw, never the best candidate outright, so
@@ -35,15 +37,22 @@ import { appendByWeight, pickWeighted } from './weighted.js';
 /** Prior of the error share: as if every backend had failed 0.1 of 20 requests (0.5%). */
 const ERROR_PRIOR_FAILURES = 0.1;
 const ERROR_PRIOR_REQUESTS = 20;
-/** Scale of the error term: with wE = 1, an error share 4 points above the best divides the weight by e. */
-export const ERROR_SCALE = 25;
+/** Scale of the error term: with wE = 1, an error share 2 points above the best divides the weight by e. */
+export const ERROR_SCALE = 50;
+/**
+ * Requests this sidecar has in flight to a backend that double its effective latency. Model
+ * servers batch, so a few more concurrent requests barely slow each one down; the server's own
+ * queue (the load term) says when it is really saturated. Linear in-flight weighting would let a
+ * peer's handful of requests outweigh a steep error penalty.
+ */
+export const INFLIGHT_SCALE = 4;
 /** Queued requests that add as much as the whole base cost (one queued request per this many = +1). */
 export const QUEUE_SCALE = 4;
 /** KV-cache usage below this costs nothing; above it, pressure grows linearly to KV_SCALE at 100%. */
 export const KV_KNEE = 0.7;
 export const KV_SCALE = 4;
 /** Share of traffic reserved, in total, for the exploration floor of the usable candidates. */
-export const MIN_SHARE_TOTAL = 0.02;
+export const MIN_SHARE_TOTAL = 0.01;
 /** Weight of the `load` term when the objective does not set it. */
 export const DEFAULT_LOAD_WEIGHT = 1;
 
@@ -115,7 +124,7 @@ function baseLatency(c: Candidate): number | undefined {
 }
 
 function effectiveLatency(c: Candidate, fallback: number): number {
-  return Math.max(baseLatency(c) ?? fallback, MIN_LATENCY_MS) * (1 + c.health.inflight);
+  return Math.max(baseLatency(c) ?? fallback, MIN_LATENCY_MS) * (1 + c.health.inflight / INFLIGHT_SCALE);
 }
 
 /** The load term's cost of a fresh signal; undefined without one. */

@@ -8,6 +8,7 @@
  * `"classes": {"topic": {"label": "math", "score": 0.9}}` (null: asked, no label); rules reading a
  * classifier it does not give do not match, and `unclassified` names those the request would ask.
  */
+import { NO_SIGNALS, type SignalLookup } from '../signals/types.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { HealthLookup } from '../health/types.js';
 import type { ClassLabel, Endpoint, RequestFeatures } from '../ingress/features.js';
@@ -35,6 +36,7 @@ export function explainRequest(
   raw: Buffer,
   headers: IncomingHttpHeaders,
   random: () => number = Math.random,
+  signals: SignalLookup = NO_SIGNALS,
 ): Explanation {
   if (!policy) throw new RoutecarError(503, 'not_ready', 'no policy loaded yet');
   let endpoint: Endpoint = 'chat.completions';
@@ -60,7 +62,7 @@ export function explainRequest(
   const extracted = extractRequest(endpoint, requestHeaders, bodyBytes).features;
   const features: RequestFeatures = classes === undefined ? extracted : { ...extracted, classes };
   const unclassified = classifiersNeeded(policy.rules, features);
-  const result = decide({ policy, health, features, nowMs: Date.now(), random });
+  const result = decide({ policy, health, signals, features, nowMs: Date.now(), random });
   const { headers: _headers, prompt: _prompt, classes: _classes, ...shown } = features;
   const explanation = { policyVersion: policy.version, features: shown, result };
   return unclassified.length === 0 ? explanation : { ...explanation, unclassified };

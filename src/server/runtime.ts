@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HealthRegistry } from '../health/registry.js';
+import { SignalScraper } from '../signals/scraper.js';
 import { loadLastGood } from '../policy/last-good.js';
 import { FilePolicySource } from '../policy/sources/file.js';
 import type { PolicySource } from '../policy/sources/source.js';
@@ -48,11 +49,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, logger } = options;
   const store = new PolicyStore({ stateDir: config.stateDir });
   const health = new HealthRegistry({ now: Date.now });
+  // Model-server load signals: scraped off the request path; a failing scrape only ages them.
+  const signals = new SignalScraper({ now: Date.now, random: Math.random });
   const proxies = new ProxyPool();
   let draining = false;
 
   store.onChange((change) => {
     health.reconcile(change.policy);
+    signals.reconcile(change.policy);
     proxies.reconcile(change.policy);
     logger.info(
       {
@@ -91,9 +95,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const adminApp = createAdminApp({
     ready: () => !draining && store.current() !== undefined,
     notReadyReason: () => (draining ? 'draining' : 'no policy loaded yet'),
-    state: () => ({ policyVersion: store.current()?.version, backends: health.allStats() }),
+    state: () => ({
+      policyVersion: store.current()?.version,
+      backends: health.allStats(),
+      signals: signals.stats(),
+    }),
     policy: () => ({ ...store.status(), document: store.redacted() }),
-    explain: (body, headers) => explainRequest(store.current(), health.lookup, body, headers),
+    explain: (body, headers) =>
+      explainRequest(store.current(), health.lookup, body, headers, Math.random, signals.lookup),
     metrics: options.metrics,
     adminToken: config.adminToken,
     loopbackOnly: isLoopback(config.adminListen.host),
@@ -117,6 +126,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     adminServer.closeAllConnections();
     await Promise.all([closeServer(proxyServer), closeServer(adminServer)]);
     proxies.close();
+    signals.close();
     health.shutdown();
     await store.flush();
   };

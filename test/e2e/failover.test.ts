@@ -135,7 +135,7 @@ describe('an upstream crashes (SIGKILL) midway through a series of 500 requests'
     up = fleet.upstreams;
   });
 
-  it('no error reaches the client, and the dead upstream’s breaker opens', async () => {
+  it('no error reaches the client, and the dead upstream is cut off (its breaker opens, or scoring shuts it out first)', async () => {
     const watch = watchBreakers(routecar);
     let killedAt = Infinity;
     const outcomes = await load(routecar, 500, {
@@ -160,8 +160,15 @@ describe('an upstream crashes (SIGKILL) midway through a series of 500 requests'
     expect(countByBackend(outcomes.slice(0, KILL_AT)).b ?? 0).toBeGreaterThan(KILL_AT / 10);
     // Whatever b answered, it answered before it died (100 ms of slack for the relay).
     expect(countByBackend(outcomes.filter((o) => o.at > killedAt + 100)).b ?? 0).toBe(0);
-    expect(outcomes.filter((o) => o.at > killedAt + 100).length).toBeGreaterThan(250);
-    expect(opened, `the breaker never opened: ${watch.describe('b')}`).toBe(true);
+    const afterCrash = outcomes.filter((o) => o.at > killedAt + 100);
+    expect(afterCrash.length).toBeGreaterThan(250);
+    // Either the breaker opened (five failures in a row), or the error term shut b out first and
+    // only its exploration floor (1% / 3) still pays a failover: either way few requests do.
+    const failovers = afterCrash.filter((o) => (o.attempts ?? 1) > 1).length;
+    expect(
+      opened || failovers <= afterCrash.length * 0.05,
+      `the breaker never opened (${watch.describe('b')}) and ${failovers} of ${afterCrash.length} requests after the crash paid a failover`,
+    ).toBe(true);
   });
 
   it('restarted on the same port, the half-open trial closes its breaker and it gets traffic again', async () => {
@@ -265,7 +272,7 @@ describe('an upstream failing half of its requests (--failure-rate 0.5)', () => 
     up = fleet.upstreams;
   });
 
-  it('has its breaker opened, and clients see no error thanks to failover', async () => {
+  it('is shut out (scored down to the exploration floor, or its breaker opened), and clients see no error thanks to failover', async () => {
     const watch = watchBreakers(routecar);
     const outcomes = await load(routecar, 300);
     const opened = await routecar
@@ -281,9 +288,12 @@ describe('an upstream failing half of its requests (--failure-rate 0.5)', () => 
     const stats = await up.flaky!.stats();
     expect(stats.byOutcome.randomFailure ?? 0).toBeGreaterThan(0);
     expect(outcomes.some((o) => (o.attempts ?? 1) > 1)).toBe(true);
+    // Either way it stops getting traffic: the error term leaves it the exploration floor (1% / 3),
+    // which keeps it under its breaker's volume threshold; when enough did reach it, the breaker opened.
+    const share = stats.requests / outcomes.length;
     expect(
-      opened,
-      `the breaker never opened: ${watch.describe('flaky')}; upstream outcomes ${JSON.stringify(stats.byOutcome)}`,
+      opened || share <= 0.1,
+      `flaky got ${stats.requests} of ${outcomes.length} requests and its breaker never opened: ${watch.describe('flaky')}; upstream outcomes ${JSON.stringify(stats.byOutcome)}`,
     ).toBe(true);
   });
 });
