@@ -31,6 +31,8 @@ export interface CommandSpec<
   readonly usage: string;
   /** Names of the positional arguments, in order; all required (`FILE`). */
   readonly args: readonly string[];
+  /** Names of optional positional arguments after the required ones (`ROUTE`). */
+  readonly optionalArgs?: readonly string[];
   readonly options: O;
   /** Paragraphs printed after the options (what else is read, examples). */
   readonly details?: string;
@@ -111,7 +113,8 @@ export function parseCommand<O extends Readonly<Record<string, OptionSpec>>>(
       fail(`option --${token.name} needs a value (${option.value ?? 'VALUE'})`);
     }
   }
-  if (positionals.length > spec.args.length) fail(`unexpected argument "${positionals[spec.args.length]}"`);
+  const most = spec.args.length + (spec.optionalArgs?.length ?? 0);
+  if (positionals.length > most) fail(`unexpected argument "${positionals[most]}"`);
   if (positionals.length < spec.args.length) fail(`missing ${spec.args[positionals.length]}`);
   return { help: false, values: values as OptionValues<O>, args: positionals };
 }

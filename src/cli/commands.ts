@@ -10,7 +10,7 @@ CONSUL_HTTP_ADDR, CONSUL_HTTP_SSL, CONSUL_HTTP_TOKEN, ROUTECAR_CONSUL_PREFIX, RO
 ROUTECAR_ADMIN_TOKEN, ROUTECAR_ALLOWED_HOSTS, ROUTECAR_ADMIN_ALLOWED_HOSTS, ROUTECAR_MAX_BODY_BYTES,
 ROUTECAR_BODY_TIMEOUT_MS,
 ROUTECAR_DRAIN_TIMEOUT_MS, ROUTECAR_LOG_LEVEL, ROUTECAR_ACCESS_LOG, ROUTECAR_METRICS_TENANT_LABEL,
-ROUTECAR_METRICS_TENANT_LIMIT, OTEL_*. See docs/operations.md.`;
+ROUTECAR_METRICS_TENANT_LIMIT, OTEL_*; ROUTECAR_PROMETHEUS_URL (canary run). See docs/operations.md.`;
 
 export const START = {
   name: 'start',
@@ -104,6 +104,61 @@ export const POLICY_PUSH = {
     'Consul from CONSUL_HTTP_ADDR, CONSUL_HTTP_SSL and CONSUL_HTTP_TOKEN (key write on the prefix), prefix from ROUTECAR_CONSUL_PREFIX.',
 } as const satisfies CommandSpec;
 
+export const CANARY_RUN = {
+  name: 'canary run',
+  summary: 'Run the canary controller: promote or roll back the canaries specified in Consul.',
+  usage: 'canary run [--session-ttl SECONDS] [--tick-ms MS] [--min-range-s SECONDS] [--id NAME]',
+  args: [],
+  options: {
+    'session-ttl': {
+      type: 'string',
+      value: 'SECONDS',
+      description: "TTL of the controller's Consul session (default 15; Consul's minimum is 10)",
+    },
+    'tick-ms': {
+      type: 'string',
+      value: 'MS',
+      description: 'longest pause between two passes (default 5000; at least two passes per spec interval)',
+    },
+    'min-range-s': {
+      type: 'string',
+      value: 'SECONDS',
+      description: 'shortest range the Prometheus figures are read over (default 30: a few scrape intervals)',
+    },
+    id: {
+      type: 'string',
+      value: 'NAME',
+      description: 'this replica, stored as the lock value (default hostname:pid)',
+    },
+  },
+  details: `Reads specs at <prefix>canary/<route> ({"baseline", "candidate", "steps", "intervalS",
+"minRequests", "guards"}), takes the lock <prefix>canary-lock/<route> (a Consul session), writes
+<prefix>splits/<route> with check-and-set and <prefix>canary-status/<route>. Run two or more
+replicas: one acts per route; when it dies its session lapses and another takes over.
+Environment: CONSUL_HTTP_ADDR, CONSUL_HTTP_SSL, CONSUL_HTTP_TOKEN (key write on the prefix,
+session write), ROUTECAR_CONSUL_PREFIX, ROUTECAR_PROMETHEUS_URL (required: the fleet's figures;
+while it does not answer, canaries pause). See "Canary in 5 minutes" in docs/operations.md.`,
+} as const satisfies CommandSpec;
+
+export const CANARY_STATUS = {
+  name: 'canary status',
+  summary: 'Print the state of every canary (or of ROUTE) from Consul.',
+  usage: 'canary status [ROUTE] [--json]',
+  args: [],
+  optionalArgs: ['ROUTE'],
+  options: {
+    json: { type: 'boolean', description: 'print one JSON object per route, keyed by route' },
+  },
+  details:
+    'Reads <prefix>canary/, <prefix>canary-status/ and <prefix>canary-lock/ (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN).',
+} as const satisfies CommandSpec;
+
+/** The `canary` subcommands, by the word after `canary`. */
+export const CANARY_COMMANDS = {
+  run: CANARY_RUN,
+  status: CANARY_STATUS,
+} as const;
+
 /** The `policy` subcommands, by the word after `policy`. */
 export const POLICY_COMMANDS = {
   validate: POLICY_VALIDATE,
@@ -112,4 +167,11 @@ export const POLICY_COMMANDS = {
 } as const;
 
 /** Every command, in the order the help lists them. */
-export const COMMANDS: readonly CommandSpec[] = [START, POLICY_VALIDATE, POLICY_EXPLAIN, POLICY_PUSH];
+export const COMMANDS: readonly CommandSpec[] = [
+  START,
+  POLICY_VALIDATE,
+  POLICY_EXPLAIN,
+  POLICY_PUSH,
+  CANARY_RUN,
+  CANARY_STATUS,
+];

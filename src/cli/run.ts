@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { closest } from '../policy/errors.js';
 import { commandHelp, parseCommand, UsageError, type CommandSpec } from './args.js';
 import {
+  CANARY_COMMANDS,
+  CANARY_RUN,
+  CANARY_STATUS,
   COMMANDS,
   POLICY_COMMANDS,
   POLICY_EXPLAIN,
@@ -69,6 +72,8 @@ async function dispatch(argv: readonly string[]): Promise<number> {
       return start(rest);
     case 'policy':
       return policy(rest);
+    case 'canary':
+      return canary(rest);
     default: {
       if (first.startsWith('-')) {
         const near = closest(first.replace(/^-+/, ''), ['help', 'version']);
@@ -77,7 +82,10 @@ async function dispatch(argv: readonly string[]): Promise<number> {
           `unknown option ${first}${near === undefined ? '' : ` (did you mean --${near}?)`}`,
         );
       }
-      throw new UsageError('', `unknown command "${first}"${suggest(first, ['start', 'policy', 'help'])}`);
+      throw new UsageError(
+        '',
+        `unknown command "${first}"${suggest(first, ['start', 'policy', 'canary', 'help'])}`,
+      );
     }
   }
 }
@@ -93,11 +101,15 @@ function help(words: readonly string[]): number {
     console.log(POLICY_USAGE);
     return 0;
   }
+  if (name === 'canary') {
+    console.log(CANARY_USAGE);
+    return 0;
+  }
   const spec = COMMANDS.find((c) => c.name === name);
   if (spec === undefined) {
     throw new UsageError(
       'help',
-      `unknown command "${name}"${suggest(name, [...COMMANDS.map((c) => c.name), 'policy'])}`,
+      `unknown command "${name}"${suggest(name, [...COMMANDS.map((c) => c.name), 'policy', 'canary'])}`,
     );
   }
   console.log(commandHelp(spec));
@@ -171,6 +183,49 @@ async function policy(argv: readonly string[]): Promise<number> {
       throw new UsageError(
         '',
         `unknown command "policy ${sub}"${near === undefined ? `; expected one of ${names.map((n) => `policy ${n}`).join(', ')}` : ` (did you mean "policy ${near}"?)`}`,
+      );
+    }
+  }
+}
+
+const CANARY_USAGE = `usage: routecar canary <command> [options]
+
+${Object.values(CANARY_COMMANDS)
+  .map((c) => `  ${c.name.padEnd(17)}${c.summary}`)
+  .join('\n')}`;
+
+async function canary(argv: readonly string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case undefined:
+      console.error(CANARY_USAGE);
+      return 1;
+    case '--help':
+    case '-h':
+      console.log(CANARY_USAGE);
+      return 0;
+    case 'run': {
+      const parsed = parseCommand(CANARY_RUN, rest);
+      if (parsed.help) return printHelp(CANARY_RUN);
+      const v = parsed.values;
+      return (await import('./canary.js')).run({
+        sessionTtl: v['session-ttl'],
+        tickMs: v['tick-ms'],
+        minRangeS: v['min-range-s'],
+        id: v.id,
+      });
+    }
+    case 'status': {
+      const parsed = parseCommand(CANARY_STATUS, rest);
+      if (parsed.help) return printHelp(CANARY_STATUS);
+      return (await import('./canary.js')).status(parsed.args[0], parsed.values.json === true);
+    }
+    default: {
+      const names = Object.keys(CANARY_COMMANDS);
+      const near = closest(sub, names);
+      throw new UsageError(
+        '',
+        `unknown command "canary ${sub}"${near === undefined ? `; expected one of ${names.map((n) => `canary ${n}`).join(', ')}` : ` (did you mean "canary ${near}"?)`}`,
       );
     }
   }

@@ -1,0 +1,112 @@
+/**
+ * The fleet's per-arm figures, from a Prometheus-compatible query API (`GET /api/v1/query`; Thanos,
+ * Mimir and VictoriaMetrics serve the same), over the series every sidecar already exports
+ * (docs/metrics.md). Attempt-level: `gen_ai_client_operation_duration_seconds_count` counts every
+ * call to a backend, so a candidate whose failures are hidden from the app by failover still shows.
+ */
+import type { ArmFigures, FleetFigures } from './step.js';
+
+/** A query failed: Prometheus unreachable, or it answered an error. */
+export class PrometheusQueryError extends Error {
+  readonly code = 'PROMETHEUS_QUERY_FAILED';
+
+  constructor(message: string, options?: { cause: unknown }) {
+    super(message, options);
+    this.name = 'PrometheusQueryError';
+  }
+}
+
+interface VectorSample {
+  readonly metric: Record<string, string>;
+  readonly value: [number, string];
+}
+
+/** One instant query; the vector's samples. Throws PrometheusQueryError. */
+export async function queryVector(
+  baseUrl: string,
+  query: string,
+  timeoutMs = 5000,
+): Promise<readonly VectorSample[]> {
+  const url = `${baseUrl.replace(/\/+$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    throw new PrometheusQueryError(`${baseUrl} unreachable: ${(err as Error).message}`, { cause: err });
+  }
+  let body: { status?: string; error?: string; data?: { resultType?: string; result?: VectorSample[] } };
+  try {
+    body = (await res.json()) as typeof body;
+  } catch (err) {
+    throw new PrometheusQueryError(`${baseUrl} answered ${res.status} without JSON`, { cause: err });
+  }
+  if (body.status !== 'success' || body.data?.resultType !== 'vector') {
+    throw new PrometheusQueryError(`${baseUrl} answered ${res.status}: ${body.error ?? 'not a vector'}`);
+  }
+  return body.data.result ?? [];
+}
+
+/** A PromQL string literal. */
+function literal(value: string): string {
+  return JSON.stringify(value);
+}
+
+/** The value per `routecar_backend` of a `sum by (routecar_backend)` query; NaN values dropped. */
+function byBackend(samples: readonly VectorSample[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of samples) {
+    const v = Number(s.value[1]);
+    const backend = s.metric.routecar_backend;
+    if (backend !== undefined && Number.isFinite(v)) out.set(backend, v);
+  }
+  return out;
+}
+
+/** The PromQL of each figure, for a route over the last `rangeS` seconds (exported for docs and tests). */
+export function figureQueries(route: string, rangeS: number): Record<string, string> {
+  const sel = (extra = ''): string => `{routecar_route=${literal(route)}${extra}}`;
+  const inc = (series: string, extra = ''): string =>
+    `sum by (routecar_backend) (increase(${series}${sel(extra)}[${rangeS}s]))`;
+  return {
+    attempts: inc('gen_ai_client_operation_duration_seconds_count'),
+    errors: inc('gen_ai_client_operation_duration_seconds_count', ',error_type!=""'),
+    ttftP95: `histogram_quantile(0.95, sum by (routecar_backend, le) (increase(gen_ai_client_operation_time_to_first_chunk_seconds_bucket${sel()}[${rangeS}s])))`,
+    costUsd: inc('routecar_cost_usd_total'),
+    answered: inc('routecar_requests_total', ',routecar_outcome="success"'),
+    feedbackSum: inc('routecar_feedback_score_sum'),
+    feedbackCount: inc('routecar_feedback_score_count'),
+  };
+}
+
+/**
+ * Both arms' figures over the last `rangeS` seconds. Any failed query makes the whole answer
+ * `ok: false`: the controller never judges on half the picture.
+ */
+export async function readFleetFigures(
+  baseUrl: string,
+  route: string,
+  arms: { readonly baseline: string; readonly candidate: string },
+  rangeS: number,
+): Promise<FleetFigures> {
+  const queries = figureQueries(route, Math.max(1, Math.ceil(rangeS)));
+  try {
+    const names = Object.keys(queries);
+    const results = await Promise.all(names.map((n) => queryVector(baseUrl, queries[n]!)));
+    const m = Object.fromEntries(names.map((n, i) => [n, byBackend(results[i]!)]));
+    const arm = (backend: string): ArmFigures => {
+      const answered = m.answered!.get(backend) ?? 0;
+      const cost = m.costUsd!.get(backend);
+      const fbCount = m.feedbackCount!.get(backend) ?? 0;
+      return {
+        attempts: m.attempts!.get(backend) ?? 0,
+        errors: m.errors!.get(backend) ?? 0,
+        ...(m.ttftP95!.has(backend) ? { ttftP95S: m.ttftP95!.get(backend) } : {}),
+        ...(cost !== undefined && answered > 0 ? { costPerRequestUsd: cost / answered } : {}),
+        ...(fbCount > 0 ? { feedbackMean: (m.feedbackSum!.get(backend) ?? 0) / fbCount } : {}),
+      };
+    };
+    return { ok: true, baseline: arm(arms.baseline), candidate: arm(arms.candidate) };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
