@@ -3,7 +3,7 @@
  * Everything decide and the rules read comes from here, computed once per request.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { RoutecarError } from '../server/errors.js';
+import { RoutecarError } from '../errors/routecar-error.js';
 import { describeJsonValue } from './client-text.js';
 import type { Endpoint, RequestFeatures } from './features.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
@@ -52,7 +52,7 @@ export function extractRequest(endpoint: Endpoint, headers: IncomingHttpHeaders,
       if (keyId === null) keyId = apiKeyIdOf(authorization);
       return keyId;
     },
-    promptTokens: estimatePromptTokens(endpoint, body),
+    ...promptSize(endpoint, body),
     maxTokens: budget.maxTokens,
     choices: budget.choices,
     payloadBytes: raw.length,
@@ -143,7 +143,11 @@ function headerView(headers: IncomingHttpHeaders): Readonly<Record<string, strin
  * About four characters per token, plus a few tokens of framing per message: close enough to
  * compare costs and match "short prompt" rules, and far cheaper than a tokenizer on every request.
  */
-export function estimatePromptTokens(endpoint: Endpoint, body: Record<string, unknown>): number {
+/** Prompt size: characters of text, messages, and the default-tokenizer token estimate. */
+export function promptSize(
+  endpoint: Endpoint,
+  body: Record<string, unknown>,
+): Pick<RequestFeatures, 'promptTokens' | 'promptChars' | 'promptMessages'> {
   let chars = 0;
   let messages = 0;
   const addText = (v: unknown): void => {
@@ -177,5 +181,13 @@ export function estimatePromptTokens(endpoint: Endpoint, body: Record<string, un
       addText(body.input);
       break;
   }
-  return Math.ceil(chars / 4) + messages * 4;
+  return { promptTokens: promptTokensFor(chars, messages, 4), promptChars: chars, promptMessages: messages };
+}
+
+/**
+ * Tokens of a prompt of `chars` characters in `messages` chat messages, for a tokenizer of
+ * `charsPerToken`: the text, plus about four tokens of framing per message.
+ */
+export function promptTokensFor(chars: number, messages: number, charsPerToken: number): number {
+  return Math.ceil(chars / charsPerToken) + messages * 4;
 }

@@ -21,8 +21,12 @@ export interface RequestFeatures {
   readonly priority: string | undefined;
   /** First 16 hex chars of the SHA-256 of the bearer token; the token itself is never kept. */
   readonly apiKeyId: string | undefined;
-  /** Prompt size estimate (about four characters per token). */
+  /** Prompt size estimate (about four characters per token); what `promptTokens` rules match. */
   readonly promptTokens: number;
+  /** Characters of prompt text, for estimates with a backend's own `tokenizerFactor`. */
+  readonly promptChars: number;
+  /** Chat messages in the prompt (each costs a few tokens of framing). */
+  readonly promptMessages: number;
   /**
    * Output-token limit per completion: the largest of the limit fields the endpoint honours
    * (chat: `max_tokens`, `max_completion_tokens`; completions: `max_tokens`; responses:

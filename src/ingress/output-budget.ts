@@ -5,7 +5,7 @@
  * cannot count is refused rather than ignored: ignoring it would let the request through the cost
  * ceiling while the backend, which may read it differently, generates without bound.
  */
-import { RoutecarError } from '../server/errors.js';
+import { RoutecarError } from '../errors/routecar-error.js';
 import { describeJsonValue } from './client-text.js';
 import type { Endpoint } from './features.js';
 
@@ -67,4 +67,66 @@ function integerField(
     undefined,
     { param: field },
   );
+}
+
+/** The field an output limit is written to when the request sent none (the most widely served one). */
+const PRIMARY_LIMIT_FIELD: Readonly<Record<Endpoint, string | undefined>> = {
+  'chat.completions': 'max_tokens',
+  completions: 'max_tokens',
+  embeddings: undefined,
+  responses: 'max_output_tokens',
+};
+
+/** The limit fields the request set, with their values as sent (read once, before any attempt). */
+export function sentLimits(
+  endpoint: Endpoint,
+  body: Readonly<Record<string, unknown>>,
+): ReadonlyMap<string, number> {
+  const out = new Map<string, number>();
+  for (const field of LIMIT_FIELDS[endpoint]) {
+    const v = body[field];
+    if (typeof v === 'number') out.set(field, v);
+  }
+  return out;
+}
+
+/**
+ * Writes one attempt's output limit into the body: every limit field the request sent, capped at
+ * `cap` (per completion), or the endpoint's usual field when it sent none. `cap` undefined puts
+ * back what the request sent, so a failover to a cheaper backend is not held to a pricier one's cap.
+ */
+export function writeOutputLimit(
+  endpoint: Endpoint,
+  body: Record<string, unknown>,
+  sent: ReadonlyMap<string, number>,
+  cap: number | undefined,
+): void {
+  const primary = PRIMARY_LIMIT_FIELD[endpoint];
+  if (primary === undefined) return;
+  for (const [field, value] of sent) body[field] = cap === undefined ? value : Math.min(value, cap);
+  if (sent.size > 0) return;
+  if (cap === undefined) delete body[primary];
+  else body[primary] = cap;
+}
+
+/**
+ * For a stream on an endpoint that reports usage in a final chunk only when asked
+ * (`stream_options.include_usage`), asks for it. Returns whether routecar added the request, in
+ * which case the usage-only chunk is routecar's to drop before the app sees it.
+ */
+export function askForStreamUsage(endpoint: Endpoint, body: Record<string, unknown>): boolean {
+  if (body.stream !== true || (endpoint !== 'chat.completions' && endpoint !== 'completions')) return false;
+  const options = body.stream_options;
+  if (
+    options !== null &&
+    typeof options === 'object' &&
+    (options as Record<string, unknown>).include_usage === true
+  ) {
+    return false;
+  }
+  body.stream_options = {
+    ...(options !== null && typeof options === 'object' ? options : {}),
+    include_usage: true,
+  };
+  return true;
 }

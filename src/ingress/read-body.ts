@@ -3,7 +3,7 @@
  * and anything that takes longer than the deadline to arrive.
  */
 import type { IncomingMessage } from 'node:http';
-import { RoutecarError } from '../server/errors.js';
+import { RoutecarError } from '../errors/routecar-error.js';
 
 /** Default bound on a request body: 10 MiB covers long multi-turn prompts with images by URL. */
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;

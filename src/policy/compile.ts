@@ -102,12 +102,20 @@ function compileClassifiers(
   return out;
 }
 
+/** Characters per token assumed for prompt estimates when a backend does not say. */
+export const DEFAULT_TOKENIZER_FACTOR = 4;
+
 function compileBackend(name: string, backend: BackendDocument): CompiledBackend {
   return Object.freeze({
     name,
     baseUrl: backend.url.replace(/\/+$/, ''),
     model: backend.model,
-    price: Object.freeze({ inputPerMTok: backend.price.input, outputPerMTok: backend.price.output }),
+    price: Object.freeze({
+      inputPerMTok: backend.price.input,
+      outputPerMTok: backend.price.output,
+      cachedInputPerMTok: backend.price.cachedInput ?? backend.price.input,
+    }),
+    tokenizerFactor: backend.tokenizerFactor ?? DEFAULT_TOKENIZER_FACTOR,
     zone: backend.zone,
     labels: Object.freeze({ ...backend.labels }),
     maxInflight: backend.maxInflight ?? Infinity,

@@ -55,8 +55,19 @@ const backendSchema = z
       .strictObject({
         input: z.number().min(0, 'price must be >= 0').describe('USD per 1M prompt tokens.'),
         output: z.number().min(0, 'price must be >= 0').describe('USD per 1M completion tokens.'),
+        cachedInput: z
+          .number()
+          .min(0, 'price must be >= 0')
+          .optional()
+          .describe('USD per 1M prompt tokens the backend reports as served from its cache; `input` when unset.'),
       })
       .describe('USD per one million tokens.'),
+    tokenizerFactor: z
+      .number()
+      .positive('tokenizerFactor must be > 0')
+      .max(100)
+      .optional()
+      .describe('Characters per token of this backend\'s tokenizer, for prompt estimates (default 4).'),
     zone: z.string().min(1).optional().describe('Free-form location, e.g. us-east-1a.'),
     labels: z
       .record(z.string().min(1), z.string({ error: "label values are strings (quote numbers: '1')" }))

@@ -32,8 +32,14 @@ export interface CompiledBackend {
   readonly baseUrl: string;
   /** The backend's own model name; replaces `body.model` on the way out. */
   readonly model: string;
-  /** USD per one million tokens. */
-  readonly price: { readonly inputPerMTok: number; readonly outputPerMTok: number };
+  /** USD per one million tokens; cached prompt tokens (as the backend reports them) at their own price. */
+  readonly price: {
+    readonly inputPerMTok: number;
+    readonly outputPerMTok: number;
+    readonly cachedInputPerMTok: number;
+  };
+  /** Characters per token of the backend's tokenizer, for prompt estimates. */
+  readonly tokenizerFactor: number;
   readonly zone: string | undefined;
   readonly labels: Readonly<Record<string, string>>;
   /** Attempts allowed in flight at once; Infinity when unset. */

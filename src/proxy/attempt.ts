@@ -21,6 +21,7 @@ import type { CompiledBackend } from '../policy/types.js';
 import { AttemptPort, AttemptRequest, type AttemptSink } from './attempt-port.js';
 import type { BackendProxy } from './backend-proxy.js';
 import { responseHeaders } from './headers.js';
+import { SseTap } from './sse-tap.js';
 import { UsageTap, type TokenUsage } from './usage.js';
 
 /** How the head of an attempt ended. */
@@ -41,6 +42,10 @@ export interface AttemptEnd {
   readonly usage: TokenUsage | undefined;
   /** Whether the app's response had been committed (its head sent) when the attempt ended. */
   readonly committed: boolean;
+  /** SSE `data:` events the backend sent (undefined for a body that is not a stream). */
+  readonly streamEvents: number | undefined;
+  /** The stream passed the output the cost ceiling affords and was ended with an `over_budget` event. */
+  readonly cutOverBudget: boolean;
 }
 
 export interface AttemptOptions {
@@ -55,6 +60,13 @@ export interface AttemptOptions {
   readonly last: boolean;
   /** Headers added to the app's response when this attempt commits. */
   readonly responseHeaders: OutgoingHttpHeaders;
+  /** routecar asked for stream usage the app did not: drop the usage-only chunk on the way. */
+  readonly stripUsage: boolean;
+  /**
+   * SSE events past which a stream is cut with an `over_budget` error event: the output the
+   * cost ceiling affords, for a backend that ignores the limit it was sent. Undefined: no bound.
+   */
+  readonly maxStreamEvents: number | undefined;
 }
 
 type TimerKind = 'connect' | 'firstByte' | 'idle';
@@ -86,6 +98,8 @@ export class Attempt implements AttemptSink {
   private timerKind: TimerKind | undefined;
   private timedOut: TimerKind | undefined;
   private readonly tap = new UsageTap();
+  private sseTap: SseTap | undefined;
+  private cutOverBudget = false;
   private readonly onAppClose = (): void => {
     if (!this.res.writableFinished) this.finish({ responseStarted: this.committed, clientGone: true });
   };
@@ -152,6 +166,7 @@ export class Attempt implements AttemptSink {
       return;
     }
     this.sse = String(proxyRes.headers['content-type'] ?? '').startsWith('text/event-stream');
+    if (this.sse) this.sseTap = new SseTap(this.options.stripUsage);
     proxyRes.on('data', this.onData);
     proxyRes.on('end', this.onEnd);
     // Errors and early closes reach routecar through the port (`onUpstreamBroken`); this keeps
@@ -183,7 +198,14 @@ export class Attempt implements AttemptSink {
       this.commit();
     }
     this.tap.push(chunk);
-    if (this.res.write(chunk)) {
+    const sseTap = this.sseTap;
+    const out = sseTap === undefined ? chunk : sseTap.pass(chunk);
+    if (sseTap !== undefined && sseTap.events > (this.options.maxStreamEvents ?? Infinity)) {
+      this.cutOverBudget = true;
+      this.finish({ status: this.status, responseStarted: true, clientGone: false });
+      return;
+    }
+    if (out.length === 0 || this.res.write(out)) {
       this.timer?.refresh();
       return;
     }
@@ -195,6 +217,8 @@ export class Attempt implements AttemptSink {
   private readonly onEnd = (): void => {
     if (this.ended) return;
     if (!this.committed) this.commit();
+    const held = this.sseTap?.flush();
+    if (held !== undefined && held.length > 0) this.res.write(held);
     this.finish({ status: this.status, responseStarted: true, clientGone: false, completed: true });
   };
 
@@ -252,6 +276,8 @@ export class Attempt implements AttemptSink {
       firstChunkMs: this.firstChunkMs,
       usage: outcome.kind === 'success' ? this.tap.result() : undefined,
       committed: this.committed,
+      streamEvents: this.sseTap?.events,
+      cutOverBudget: this.cutOverBudget,
     };
     this.settleHead({ kind: 'abandoned', outcome, status: end.status });
     this.resolveEnd(end);
@@ -264,6 +290,11 @@ export class Attempt implements AttemptSink {
       return;
     }
     if (outcome.kind === 'ignored') return; // the app left: there is no one to tell
+    if (this.cutOverBudget) {
+      const message = `the stream from ${this.options.backend.name} passed the output its cost ceiling affords`;
+      res.end(streamErrorEvent(message, 'over_budget'));
+      return;
+    }
     if (this.sse && res.writable) {
       const silent = this.timedOut === 'idle';
       const message = `upstream ${this.options.backend.name} ${silent ? 'went silent' : 'broke'} mid-stream`;

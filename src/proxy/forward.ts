@@ -11,13 +11,16 @@ import type { Socket } from 'node:net';
 import { RoutecarError } from '../errors/routecar-error.js';
 import type { Admission, AttemptResult } from '../health/registry.js';
 import type { Endpoint, RequestFeatures } from '../ingress/features.js';
+import { askForStreamUsage, sentLimits, writeOutputLimit } from '../ingress/output-budget.js';
 import type { Outcome } from '../outcome/classify.js';
-import type { CompiledPolicy } from '../policy/types.js';
+import type { CompiledBackend, CompiledPolicy } from '../policy/types.js';
+import { affordableOutputTokens, outputCap, promptTokensOn, usageCostUsd } from '../routing/cost.js';
 import type { Decision } from '../routing/types.js';
 import { Attempt, type AttemptEnd } from './attempt.js';
 import type { AttemptReport, RequestObserver, RequestScope } from './events.js';
 import { upstreamHeadersFor } from './headers.js';
 import type { ProxyPool } from './pool.js';
+import type { TokenUsage } from './usage.js';
 
 export interface ForwardContext {
   readonly requestId: string;
@@ -55,6 +58,10 @@ export type ForwardResult =
       readonly backend: string;
       readonly attempts: number;
       readonly end: AttemptEnd;
+      /** Tokens of the answer: as the backend reported them, else estimated (`estimated: true`). */
+      readonly usage: TokenUsage | undefined;
+      /** USD at the serving backend's prices, when usage is known. */
+      readonly costUsd: number | undefined;
     }
   /** The app left before any response was committed. */
   | { readonly kind: 'gone'; readonly attempts: number }
@@ -71,13 +78,21 @@ export async function forward(
   deps: ForwardDeps,
 ): Promise<ForwardResult> {
   const attempts = ctx.decision.attempts;
+  const shape: BodyShape = {
+    sentLimits: sentLimits(ctx.endpoint, ctx.body),
+    stripUsage: askForStreamUsage(ctx.endpoint, ctx.body),
+  };
   const failures: string[] = [];
   let lastOutcome: Outcome | undefined;
   let staleRetries = 0;
   for (let i = 0; i < attempts.length; i++) {
     const name = attempts[i]!;
-    const run = await runAttempt(appSocket, res, ctx, deps, i);
-    if (run.kind === 'committed') return { kind: 'answered', backend: name, attempts: i + 1, end: run.end };
+    const run = await runAttempt(appSocket, res, ctx, deps, i, shape);
+    if (run.kind === 'committed') {
+      const served = ctx.policy.backends.get(name)!;
+      const costUsd = run.usage === undefined ? undefined : usageCostUsd(served, run.usage);
+      return { kind: 'answered', backend: name, attempts: i + 1, end: run.end, usage: run.usage, costUsd };
+    }
     const outcome = run.outcome;
     if (outcome.kind === 'ignored' && outcome.reason === 'client_gone')
       return { kind: 'gone', attempts: i + 1 };
@@ -112,8 +127,22 @@ export async function forward(
   };
 }
 
+/** What every attempt's body starts from (the body itself is rewritten per attempt). */
+interface BodyShape {
+  /** The output-limit fields the app sent, as sent. */
+  readonly sentLimits: ReadonlyMap<string, number>;
+  /** routecar asked the backend for stream usage the app did not ask for. */
+  readonly stripUsage: boolean;
+}
+
+/**
+ * Events of a stream beyond its output tokens: the role chunk, the finish chunk, the usage chunk
+ * and `[DONE]`. A stream is cut only past the affordable tokens plus these.
+ */
+const STREAM_FRAMING_EVENTS = 4;
+
 type AttemptRun =
-  | { readonly kind: 'committed'; readonly end: AttemptEnd }
+  | { readonly kind: 'committed'; readonly end: AttemptEnd; readonly usage: TokenUsage | undefined }
   | { readonly kind: 'abandoned'; readonly outcome: Outcome; readonly status: number | undefined };
 
 const REFUSED: AttemptRun = Object.freeze({
@@ -128,6 +157,7 @@ async function runAttempt(
   ctx: ForwardContext,
   deps: ForwardDeps,
   index: number,
+  shape: BodyShape,
 ): Promise<AttemptRun> {
   const name = ctx.decision.attempts[index]!;
   const backend = ctx.policy.backends.get(name);
@@ -137,6 +167,10 @@ async function runAttempt(
   const admission = deps.gate.admit(name);
   if (!admission) return REFUSED;
   ctx.body.model = backend.model;
+  // Each backend gets the output limit its prices and the ceiling afford (a pricier failover, less).
+  const ceiling = ctx.decision.maxCostUsd;
+  writeOutputLimit(ctx.endpoint, ctx.body, shape.sentLimits, outputCap(backend, ctx.features, ceiling));
+  const affordable = affordableOutputTokens(backend, ctx.features, ceiling);
   const body = Buffer.from(JSON.stringify(ctx.body));
   const traced = ctx.scope?.attempt(name, index + 1);
   const headers = { ...upstreamHeadersFor(ctx.headers, proxy.auth), 'content-length': String(body.length) };
@@ -148,12 +182,16 @@ async function runAttempt(
     headers,
     last: index === ctx.decision.attempts.length - 1,
     responseHeaders: ctx.responseHeaders(name, index + 1),
+    stripUsage: shape.stripUsage,
+    maxStreamEvents:
+      affordable === undefined ? undefined : affordable * ctx.features.choices + STREAM_FRAMING_EVENTS,
   });
   const startedAtMs = Date.now();
   attempt.start(proxy);
   const head = await attempt.head;
   const end = await attempt.end;
   deps.gate.record(admission, end);
+  const usage = end.usage ?? estimatedStreamUsage(backend, ctx.features, end);
   const report: AttemptReport = {
     requestId: ctx.requestId,
     route: ctx.decision.route,
@@ -168,13 +206,30 @@ async function runAttempt(
     endpoint: ctx.endpoint,
     stream: ctx.features.stream,
     firstChunkMs: end.firstChunkMs,
-    usage: end.usage,
+    usage,
   };
   deps.observer.attemptFinished?.(report);
   traced?.end(report);
   return head.kind === 'committed'
-    ? { kind: 'committed', end }
+    ? { kind: 'committed', end, usage }
     : { kind: 'abandoned', outcome: end.outcome, status: end.status };
+}
+
+/**
+ * A stream the backend sent no usage for: the prompt at this backend's characters per token, and
+ * one output token per content event (every event but the role chunk and `[DONE]`).
+ */
+function estimatedStreamUsage(
+  backend: CompiledBackend,
+  features: RequestFeatures,
+  end: AttemptEnd,
+): TokenUsage | undefined {
+  if (end.streamEvents === undefined || end.outcome.kind !== 'success') return undefined;
+  return {
+    inputTokens: promptTokensOn(backend, features),
+    outputTokens: Math.max(0, end.streamEvents - 2),
+    estimated: true,
+  };
 }
 
 function describe(outcome: Outcome, status: number | undefined): string {

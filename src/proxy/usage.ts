@@ -7,6 +7,10 @@
 export interface TokenUsage {
   readonly inputTokens: number;
   readonly outputTokens: number;
+  /** Prompt tokens the backend served from its prefix cache (part of `inputTokens`), when reported. */
+  readonly cachedInputTokens?: number;
+  /** The backend reported no usage: routecar estimated it (prompt size, stream events). */
+  readonly estimated?: boolean;
 }
 
 /** Enough to hold the final SSE chunk or the tail of a JSON body. */
@@ -14,6 +18,8 @@ const TAIL_BYTES = 4096;
 
 const INPUT = /"(?:prompt_tokens|input_tokens)"\s*:\s*(\d+)/;
 const OUTPUT = /"(?:completion_tokens|output_tokens)"\s*:\s*(\d+)/;
+/** OpenAI's `prompt_tokens_details.cached_tokens` (vLLM reports it too), or Responses' `input_tokens_details`. */
+const CACHED = /"cached_tokens"\s*:\s*(\d+)/;
 
 export class UsageTap {
   /** The last chunks seen, newest last, holding at least TAIL_BYTES when that much has passed. */
@@ -43,6 +49,8 @@ export class UsageTap {
     const input = INPUT.exec(rest);
     const output = OUTPUT.exec(rest);
     if (!input && !output) return undefined;
-    return { inputTokens: input ? Number(input[1]) : 0, outputTokens: output ? Number(output[1]) : 0 };
+    const usage = { inputTokens: input ? Number(input[1]) : 0, outputTokens: output ? Number(output[1]) : 0 };
+    const cached = CACHED.exec(rest);
+    return cached ? { ...usage, cachedInputTokens: Math.min(Number(cached[1]), usage.inputTokens) } : usage;
   }
 }

@@ -6,7 +6,7 @@ import type { BackendHealth, HealthLookup } from '../health/types.js';
 import type { RequestFeatures } from '../ingress/features.js';
 import type { CompiledPolicy, CompiledRoute, RuleActions, SplitWeights } from '../policy/types.js';
 import { type LoadSignal, NO_SIGNALS, type SignalLookup } from '../signals/types.js';
-import { estimateCostUsd } from './cost.js';
+import { affordableOutputTokens, estimateCostUsd, inputCostUsd } from './cost.js';
 import type { CandidateReport, ExclusionReason } from './types.js';
 
 /** Scoring terms of one candidate: relative latency, error ratio, relative price, relative load. */
@@ -23,6 +23,10 @@ export interface Candidate {
   readonly name: string;
   readonly health: BackendHealth;
   readonly costUsd: number;
+  /** USD the prompt alone costs here. */
+  readonly inputCostUsd: number;
+  /** The prompt alone reaches the ceiling here: no output could be afforded. */
+  readonly overCeiling: boolean;
   /** The backend's fresh load signal (queue, KV cache); undefined when it has none. */
   readonly load: LoadSignal | undefined;
   excluded: ExclusionReason | undefined;
@@ -48,6 +52,7 @@ export function collectCandidates(
   features: RequestFeatures,
   nowMs: number,
   signals: SignalLookup = NO_SIGNALS,
+  ceilingUsd: number | undefined = undefined,
 ): Candidate[] {
   const names = route.backends;
   const out: Candidate[] = new Array<Candidate>(names.length);
@@ -62,7 +67,9 @@ export function collectCandidates(
     out[i] = {
       name,
       health: h,
-      costUsd: estimateCostUsd(backend, route, features),
+      costUsd: estimateCostUsd(backend, route, features, ceilingUsd),
+      inputCostUsd: inputCostUsd(backend, features),
+      overCeiling: affordableOutputTokens(backend, features, ceilingUsd) === 0,
       load: signals(name),
       excluded: exclusionOf(name, h, backend.maxInflight, actions, split, nowMs),
       weight: 0,
@@ -108,9 +115,10 @@ export type CeilingOutcome =
 const FITS: CeilingOutcome = { kind: 'fits' };
 
 /**
- * Marks usable candidates whose estimate exceeds the ceiling as `over_budget`. Must be called
- * with at least one usable candidate. When none fits, `overBudget: cheapest` keeps the cheapest
- * one usable (first in route order on a tie); `refuse` leaves them all excluded.
+ * Marks usable candidates where the prompt alone reaches the ceiling as `over_budget` (anywhere
+ * else the forwarder caps the output to what the ceiling affords). Must be called with at least
+ * one usable candidate. When none fits, `overBudget: cheapest` keeps the candidate with the
+ * cheapest prompt usable (first in route order on a tie); `refuse` leaves them all excluded.
  */
 export function applyCeiling(
   pool: readonly Candidate[],
@@ -122,8 +130,8 @@ export function applyCeiling(
   let cheapest: Candidate | undefined;
   for (const c of pool) {
     if (c.excluded !== undefined) continue;
-    if (cheapest === undefined || c.costUsd < cheapest.costUsd) cheapest = c;
-    if (c.costUsd > ceilingUsd) c.excluded = 'over_budget';
+    if (cheapest === undefined || c.inputCostUsd < cheapest.inputCostUsd) cheapest = c;
+    if (c.overCeiling) c.excluded = 'over_budget';
     else fitting++;
   }
   if (fitting > 0 || cheapest === undefined) return FITS;

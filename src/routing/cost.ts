@@ -1,23 +1,91 @@
 /**
- * Cost of one request on one backend, and the ceiling it has to fit under.
+ * Cost of one request on one backend, the ceiling it has to fit under, and the output the
+ * ceiling affords there. A ceiling is a bound, not a hope: the forwarder sends each backend an
+ * output limit no larger than what the ceiling pays for at that backend's prices (see
+ * `outputCap`), so only a prompt that is too expensive on its own is refused.
  */
+import { promptTokensFor } from '../ingress/extract.js';
 import type { RequestFeatures } from '../ingress/features.js';
 import type { CompiledBackend, CompiledRoute, RuleActions } from '../policy/types.js';
 
+/** Prompt tokens on `backend`, estimated with its own characters-per-token. */
+export function promptTokensOn(backend: CompiledBackend, features: RequestFeatures): number {
+  return promptTokensFor(features.promptChars, features.promptMessages, backend.tokenizerFactor);
+}
+
+/** USD the prompt alone costs on `backend`. */
+export function inputCostUsd(backend: CompiledBackend, features: RequestFeatures): number {
+  return (promptTokensOn(backend, features) * backend.price.inputPerMTok) / 1e6;
+}
+
 /**
- * Estimated USD cost of the request on `backend`: prompt tokens at the input price plus the
- * output budget (`max_tokens`, else the route's `defaultMaxTokens`, times the completions
- * generated, `n`) at the output price. The output side is an upper bound, so the estimate errs
- * on the expensive side.
+ * Output tokens per completion that `ceilingUsd` pays for on `backend` once the prompt is paid,
+ * across the request's completions (`n`); 0 when the prompt alone reaches the ceiling, undefined
+ * when nothing limits it (no ceiling, or free output).
+ */
+export function affordableOutputTokens(
+  backend: CompiledBackend,
+  features: RequestFeatures,
+  ceilingUsd: number | undefined,
+): number | undefined {
+  if (ceilingUsd === undefined || backend.price.outputPerMTok === 0) return undefined;
+  const left = ceilingUsd - inputCostUsd(backend, features);
+  if (left <= 0) return 0;
+  return Math.floor((left * 1e6) / backend.price.outputPerMTok / features.choices);
+}
+
+/**
+ * The output limit per completion to send `backend`: what the ceiling affords, when that is less
+ * than the request's own limit or the request sets none; undefined when the ceiling does not
+ * bind (the request's own limit, if any, is sent unchanged).
+ */
+export function outputCap(
+  backend: CompiledBackend,
+  features: RequestFeatures,
+  ceilingUsd: number | undefined,
+): number | undefined {
+  const affordable = affordableOutputTokens(backend, features, ceilingUsd);
+  if (affordable === undefined) return undefined;
+  // Without a limit of its own the request is capped at what it may spend, never left unbounded.
+  if (features.maxTokens === undefined) return affordable;
+  return affordable < features.maxTokens ? affordable : undefined;
+}
+
+/**
+ * Estimated USD cost of the request on `backend`: prompt tokens (at the backend's own
+ * characters-per-token) at the input price, plus the output the request may generate (its
+ * limit, else the route's `defaultMaxTokens`, capped by what the ceiling affords, times `n`) at
+ * the output price. The output side is an upper bound, so the estimate errs on the expensive side.
  */
 export function estimateCostUsd(
   backend: CompiledBackend,
   route: CompiledRoute,
   features: RequestFeatures,
+  ceilingUsd?: number,
 ): number {
-  const outputTokens = (features.maxTokens ?? route.defaultMaxTokens) * features.choices;
+  const affordable = affordableOutputTokens(backend, features, ceilingUsd);
+  let perCompletion = features.maxTokens ?? route.defaultMaxTokens;
+  if (affordable !== undefined && affordable < perCompletion) perCompletion = affordable;
   return (
-    (features.promptTokens * backend.price.inputPerMTok + outputTokens * backend.price.outputPerMTok) / 1e6
+    inputCostUsd(backend, features) + (perCompletion * features.choices * backend.price.outputPerMTok) / 1e6
+  );
+}
+
+/**
+ * What a served request cost on `backend`: uncached prompt tokens at the input price, cached
+ * ones at `cachedInput`, output at the output price.
+ */
+export function usageCostUsd(
+  backend: CompiledBackend,
+  usage: { readonly inputTokens: number; readonly outputTokens: number; readonly cachedInputTokens?: number },
+): number {
+  const cached = usage.cachedInputTokens ?? 0;
+  const p = backend.price;
+  return (
+    ((usage.inputTokens - cached) * p.inputPerMTok +
+      cached * p.cachedInputPerMTok +
+      usage.outputTokens * p.outputPerMTok) /
+    1e6
   );
 }
 

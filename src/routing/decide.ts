@@ -26,7 +26,7 @@ import { combineActions, matchRules } from './rules.js';
 import { scoreStrategy } from './score.js';
 import { splitStrategy } from './split.js';
 import type { Selection } from './strategy.js';
-import type { CandidateReport, DecideResult, Decision, DecisionRefusal } from './types.js';
+import type { CandidateReport, DecideResult, Decision, DecisionRefusal, ExclusionReason } from './types.js';
 
 export interface DecideInput {
   /** The compiled policy snapshot in force. */
@@ -104,6 +104,7 @@ export function decide(input: DecideInput): DecideResult {
   }
 
   const split = pin === undefined ? (actions?.split ?? route.split) : undefined;
+  const ceiling = effectiveCeilingUsd(features, route, actions);
   const all = collectCandidates(
     policy,
     route,
@@ -113,6 +114,7 @@ export function decide(input: DecideInput): DecideResult {
     features,
     input.nowMs,
     input.signals,
+    ceiling,
   );
   let pool: readonly Candidate[] = all;
   if (pin !== undefined) {
@@ -129,16 +131,21 @@ export function decide(input: DecideInput): DecideResult {
     const message = `no healthy backend for route "${route.name}": ${describeExclusions(pool)}`;
     return refuse('no_healthy_backend', 503, message, requested, route.name, rules, features, all);
   }
-  const ceiling = effectiveCeilingUsd(features, route, actions);
   const budget = applyCeiling(pool, ceiling, actions?.overBudget ?? route.overBudget);
   if (budget.kind === 'refuse') {
-    // DESIGN.md's contract: "every candidate down or unaffordable → 503 no_healthy_backend (with
-    // the reasons)"; the message says it is the ceiling, with the best estimate on offer.
     const cheapest = budget.cheapest;
+    const why = describeExclusions(pool);
+    // A backend that is down now but whose prompt would fit: that is health, and may pass.
+    const downButAffordable = pool.some((c) => isHealthExclusion(c.excluded) && !c.overCeiling);
+    if (downButAffordable) {
+      const message = `no healthy backend for route "${route.name}" within the cost ceiling ${formatUsd(ceiling ?? 0)}: ${why}`;
+      return refuse('no_healthy_backend', 503, message, requested, route.name, rules, features, all);
+    }
+    // The prompt alone costs the ceiling or more on every backend: no output limit can make it fit.
     const message =
-      `no healthy backend for route "${route.name}" within the cost ceiling ${formatUsd(ceiling ?? 0)} ` +
-      `(cheapest estimate ${formatUsd(cheapest.costUsd)} on ${cheapest.name}): ${describeExclusions(pool)}`;
-    return refuse('no_healthy_backend', 503, message, requested, route.name, rules, features, all);
+      `the prompt alone (estimated ${formatUsd(cheapest.inputCostUsd)} on ${cheapest.name}, the cheapest) ` +
+      `reaches the cost ceiling ${formatUsd(ceiling ?? 0)} of route "${route.name}": ${why}`;
+    return refuse('over_budget', 400, message, requested, route.name, rules, features, all);
   }
 
   const usable = pool.filter(isUsable);
@@ -194,10 +201,16 @@ export function decide(input: DecideInput): DecideResult {
     reason,
     rule: ruleName,
     rules,
-    maxCostUsd: ceiling,
+    // Served over the ceiling by the policy's choice (`overBudget: cheapest`): nothing to clamp to.
+    maxCostUsd: budget.kind === 'cheapest' ? undefined : ceiling,
     candidates: toReports(all),
   };
   return { ok: true, decision: withPromptFacts(decision, features) };
+}
+
+/** Exclusions that say the backend is unavailable right now, not unsuited to the request. */
+function isHealthExclusion(reason: ExclusionReason | undefined): boolean {
+  return reason === 'breaker_open' || reason === 'cooling_down' || reason === 'at_max_inflight';
 }
 
 /** Adds what the rules read of the prompt (its hash and length, never the text) and the classifier labels. */

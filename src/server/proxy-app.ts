@@ -210,24 +210,17 @@ async function handle(
         report({ ...common, ...NO_ANSWER, status: 0, errorCode: 'client_gone' });
         return;
       case 'answered': {
-        const { end, backend } = result2;
-        const served = policy.backends.get(backend);
-        const usage = end.usage;
+        const { end, backend, usage, costUsd } = result2;
         const gone = end.outcome.kind === 'ignored' && end.outcome.reason === 'client_gone';
         report({
           ...common,
           backend,
-          responseModel: served?.model,
+          responseModel: policy.backends.get(backend)?.model,
           status: gone ? 0 : (end.status ?? 0),
-          errorCode: gone ? 'client_gone' : brokenCode(end.outcome),
+          errorCode: gone ? 'client_gone' : end.cutOverBudget ? 'over_budget' : brokenCode(end.outcome),
           ttfbMs: end.ttfbMs,
           usage,
-          costUsd:
-            usage && served
-              ? (usage.inputTokens * served.price.inputPerMTok +
-                  usage.outputTokens * served.price.outputPerMTok) /
-                1e6
-              : undefined,
+          costUsd,
           outcome: end.outcome,
         });
         return;

@@ -81,6 +81,8 @@ export const ATTR = {
   policyVersion: 'routecar.policy.version',
   policySource: 'routecar.policy.source',
   classifier: 'routecar.classifier',
+  /** `reported` (the backend's usage) or `estimated` (routecar counted: no usage came back). */
+  usage: 'routecar.usage',
 } as const;
 
 /** Recommended by the GenAI conventions for `gen_ai.client.operation.duration`, seconds. */

@@ -285,10 +285,16 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
     if (r.costUsd === undefined) return;
     // "none" is one fixed value, not a tenant: it never takes a place under the cap.
     const tenant = this.tenants && (r.tenant === undefined ? NO_TENANT : this.tenants.label(r.tenant));
-    const costKey = `${route}\u0001${backend}\u0001${r.variant}\u0001${tenant ?? ''}`;
+    const usage = r.usage?.estimated === true ? 'estimated' : 'reported';
+    const costKey = `${route}\u0001${backend}\u0001${r.variant}\u0001${tenant ?? ''}\u0001${usage}`;
     this.cost
       .get(costKey, () => {
-        const a: Attributes = { [ATTR.route]: route, [ATTR.backend]: backend, [ATTR.variant]: r.variant };
+        const a: Attributes = {
+          [ATTR.route]: route,
+          [ATTR.backend]: backend,
+          [ATTR.variant]: r.variant,
+          [ATTR.usage]: usage,
+        };
         if (tenant !== undefined) a[ATTR.tenant] = tenant;
         return a;
       })

@@ -68,22 +68,26 @@ describe('the cost ceiling counts every output limit and every completion', () =
     expect(res.status, await res.text()).toBe(200);
   });
 
+  /** Every output limit the backend received, times the completions, fits the $0.01 (10,000-token) ceiling. */
+  function expectLimitsFit(): void {
+    const body = upstream.stats.lastRequest?.body as Record<string, unknown>;
+    const choices = Math.max(1, Number(body.n ?? 1), Number(body.best_of ?? 1));
+    const limits = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'].filter((f) => f in body);
+    expect(limits.length).toBeGreaterThan(0);
+    for (const f of limits) expect(Number(body[f]) * choices).toBeLessThanOrEqual(10_000);
+  }
+
   it.each([
     [
       'a zero max_completion_tokens next to max_tokens 100000',
       { max_completion_tokens: 0, max_tokens: 100_000 },
     ],
     ['n = 50 at 1000 tokens each', { max_tokens: 1000, n: 50 }],
-    ['n = 100 with no limit (the route default, 256, each)', { n: 100 }],
-  ])('%s: over budget, 503 no_healthy_backend', async (_name, fields) => {
-    const before = upstream.stats.requests;
-    const err = await expectError(
-      await post(JSON.stringify({ model: 'chat', messages: MESSAGES, ...fields })),
-      503,
-      'no_healthy_backend',
-    );
-    expect(err.message).toMatch(/over_budget|ceiling|\$/);
-    expect(upstream.stats.requests).toBe(before);
+    ['n = 100 with no limit', { n: 100 }],
+  ])('%s: every limit the backend receives fits the ceiling', async (_name, fields) => {
+    const res = await post(JSON.stringify({ model: 'chat', messages: MESSAGES, ...fields }));
+    expect(res.status, await res.text()).toBe(200);
+    expectLimitsFit();
   });
 
   it.each([
@@ -104,24 +108,20 @@ describe('the cost ceiling counts every output limit and every completion', () =
   });
 
   it('completions: best_of counts, max_output_tokens on responses counts', async () => {
-    await expectError(
-      await post(
-        JSON.stringify({ model: 'chat', prompt: 'hi', max_tokens: 1000, best_of: 20 }),
-        {},
-        '/v1/completions',
-      ),
-      503,
-      'no_healthy_backend',
+    const completion = await post(
+      JSON.stringify({ model: 'chat', prompt: 'hi', max_tokens: 1000, best_of: 20 }),
+      {},
+      '/v1/completions',
     );
-    await expectError(
-      await post(
-        JSON.stringify({ model: 'chat', input: 'hi', max_output_tokens: 100_000 }),
-        {},
-        '/v1/responses',
-      ),
-      503,
-      'no_healthy_backend',
+    expect(completion.status, await completion.text()).toBe(200);
+    expectLimitsFit();
+    const response = await post(
+      JSON.stringify({ model: 'chat', input: 'hi', max_output_tokens: 100_000 }),
+      {},
+      '/v1/responses',
     );
+    expect(response.status, await response.text()).toBe(200);
+    expectLimitsFit();
   });
 });
 
@@ -143,9 +143,11 @@ describe('unknown model names never reach a header', () => {
   });
 
   it('a known route that refuses still names itself', async () => {
-    const res = await post(JSON.stringify({ model: 'chat', messages: MESSAGES, max_tokens: 100_000 }));
+    // 50,000 characters of prompt: about $0.0125 at $1/M tokens, over the $0.01 ceiling on its own.
+    const messages = [{ role: 'user', content: 'x'.repeat(50_000) }];
+    const res = await post(JSON.stringify({ model: 'chat', messages }));
     expect(res.headers.get('x-routecar-route')).toBe('chat');
-    await expectError(res, 503, 'no_healthy_backend');
+    await expectError(res, 400, 'over_budget');
   });
 
   it('a model that is not a string: 400', async () => {

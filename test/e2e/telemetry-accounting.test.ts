@@ -1,8 +1,8 @@
 /**
  * Token and cost accounting, checked against the `usage` the fake upstream put in its answers:
  * JSON responses, streams whose app asked for usage (`stream_options.include_usage`), and streams
- * whose app did not (routecar sees no usage there, records no tokens or cost, and does not ask for
- * usage behind the app's back). Read straight from the admin listener's /metrics.
+ * whose app did not (routecar asks the backend for usage, counts it, and drops the usage-only
+ * chunk so the app sees the stream it asked for). Read straight from the admin listener's /metrics.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useFakeUpstreams, type FakeUpstream } from '../support/fake-upstream.js';
@@ -125,23 +125,38 @@ describe('token and cost accounting', () => {
     expect(end.tpoc - start.tpoc).toBe(usages.filter((u) => u.completion_tokens > 1).length);
   });
 
-  it('records no tokens and no cost for streams that did not ask for usage, and does not ask for it itself', async () => {
+  it('asks for usage on streams that did not, counts it, and strips it from what the app receives', async () => {
+    // The same requests with include_usage first: what the backend reports for each.
+    const usages: Usage[] = [];
+    const asked: unknown[][] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await post(body(i, { stream: true, stream_options: { include_usage: true } }));
+      const chunks = sseJson(await readSse(res)) as { usage?: Usage | null; choices?: unknown[] }[];
+      usages.push(chunks.find((c) => c.usage)!.usage!);
+      asked.push(chunks.filter((c) => !c.usage).map((c) => c.choices));
+    }
     const start = await totals();
     for (let i = 0; i < 3; i++) {
       const res = await post(body(i, { stream: true }));
-      const chunks = sseJson(await readSse(res)) as { usage?: Usage | null }[];
+      const chunks = sseJson(await readSse(res)) as { usage?: Usage | null; choices?: unknown[] }[];
+      // Exactly the stream the app asked for: every chunk but the usage-only one.
       expect(chunks.some((c) => c.usage)).toBe(false);
-      expect(upstream.stats.lastRequest?.body).not.toHaveProperty('stream_options');
+      expect(chunks.map((c) => c.choices)).toEqual(asked[i]);
+      expect(upstream.stats.lastRequest?.body).toMatchObject({ stream_options: { include_usage: true } });
     }
     const end = await totals();
     expect(end.requests - start.requests).toBe(3);
     expect(end.ttfc - start.ttfc).toBe(3);
-    expect([end.input, end.output, end.tokenCalls, end.costUsd]).toEqual([
-      start.input,
-      start.output,
-      start.tokenCalls,
-      start.costUsd,
-    ]);
+    expect(end.input - start.input).toBe(sum(usages, 'prompt_tokens'));
+    expect(end.output - start.output).toBe(sum(usages, 'completion_tokens'));
+    expect(end.costUsd - start.costUsd).toBeCloseTo(cost(usages), 12);
+  });
+
+  it("leaves an app's own stream_options alone and shows it the usage chunk it asked for", async () => {
+    const res = await post(body(1, { stream: true, stream_options: { include_usage: true } }));
+    const chunks = sseJson(await readSse(res)) as { usage?: Usage | null }[];
+    expect(chunks.filter((c) => c.usage)).toHaveLength(1);
+    expect(upstream.stats.lastRequest?.body).toMatchObject({ stream_options: { include_usage: true } });
   });
 
   it('puts tenants on the cost counter when enabled, capped: the third distinct tenant is "other"', async () => {

@@ -138,7 +138,11 @@ describe('classify', () => {
     // success
     ['200', { status: 200, responseStarted: true }, { kind: 'success' }],
     ['204', { status: 204, responseStarted: true }, { kind: 'success' }],
-    ['301 redirect: never passed on (its Location is internal)', { status: 301 }, { kind: 'failure', failure: 'redirect' }],
+    [
+      '301 redirect: never passed on (its Location is internal)',
+      { status: 301 },
+      { kind: 'failure', failure: 'redirect' },
+    ],
     ['307 redirect', { status: 307 }, { kind: 'failure', failure: 'redirect' }],
     ['204 no content', { status: 204, responseStarted: true }, { kind: 'success' }],
   ];

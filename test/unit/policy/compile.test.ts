@@ -31,11 +31,27 @@ describe('compilePolicy: normalisation', () => {
     expect(policy.backends.get('small')?.baseUrl).toBe('http://small.local:8000/v1');
   });
 
-  it('maps prices, and makes maxInflight Infinity when unset', () => {
+  it('maps prices (cached input at the input price unless set), and makes maxInflight Infinity when unset', () => {
     const doc = baseDocument();
-    doc.backends.small = { ...doc.backends.small!, maxInflight: 8 };
+    doc.backends.small = {
+      ...doc.backends.small!,
+      maxInflight: 8,
+      price: { input: 1, output: 2, cachedInput: 0.25 },
+      tokenizerFactor: 3.5,
+    };
     const policy = compiled(doc);
-    expect(policy.backends.get('big')?.price).toEqual({ inputPerMTok: 0.6, outputPerMTok: 0.8 });
+    expect(policy.backends.get('big')?.price).toEqual({
+      inputPerMTok: 0.6,
+      outputPerMTok: 0.8,
+      cachedInputPerMTok: 0.6,
+    });
+    expect(policy.backends.get('small')?.price).toEqual({
+      inputPerMTok: 1,
+      outputPerMTok: 2,
+      cachedInputPerMTok: 0.25,
+    });
+    expect(policy.backends.get('big')?.tokenizerFactor).toBe(4);
+    expect(policy.backends.get('small')?.tokenizerFactor).toBe(3.5);
     expect(policy.backends.get('big')?.maxInflight).toBe(Infinity);
     expect(policy.backends.get('small')?.maxInflight).toBe(8);
     expect(policy.backends.get('big')?.labels).toEqual({});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimateCostUsd } from '../../../src/routing/cost.js';
+import { estimateCostUsd, inputCostUsd, outputCap } from '../../../src/routing/cost.js';
 import { buildPolicy, decided, features, refused } from './helpers.js';
 
 // 1000 prompt tokens + 1000 output tokens: cheap $0.0002 + $0.0002, mid $0.002, dear $0.02.
@@ -54,13 +54,25 @@ describe('cost estimate', () => {
     expect(estimateCostUsd(b, route, features({ promptTokens: 1000, choices: 3 }))).toBeCloseTo(0.011, 12);
   });
 
-  it('n > 1 can put a request over the ceiling it fits with n = 1', () => {
+  it('n > 1 divides what the ceiling affords among the completions', () => {
     const policy = policyWith({ maxCostUsd: 0.001 });
-    // cheap: $0.0002 prompt + n × $0.0002 output
+    const cheap = policy.backends.get('cheap')!;
+    // cheap: $0.0002 prompt, then $0.0008 left at $0.2/M = 4000 output tokens in all.
     expect(decided({ policy, features: req }).attempts).toEqual(['cheap']);
-    const r = refused({ policy, features: { ...req, choices: 5 } });
-    expect(r.code).toBe('no_healthy_backend');
-    expect(r.candidates.map((c) => c.excluded)).toEqual(['over_budget', 'over_budget', 'over_budget']);
+    expect(outputCap(cheap, features(req), 0.001)).toBeUndefined(); // 1000 asked, 4000 affordable
+    expect(outputCap(cheap, features({ ...req, choices: 5 }), 0.001)).toBe(800);
+    expect(outputCap(cheap, features({ ...req, maxTokens: undefined }), 0.001)).toBe(4000);
+    expect(outputCap(cheap, features(req), undefined)).toBeUndefined();
+  });
+
+  it("uses each backend's own characters per token for the prompt", () => {
+    const p = buildPolicy({
+      backends: { b: { price: { input: 2, output: 0 }, tokenizerFactor: 2 } },
+      routes: { chat: { backends: ['b'] } },
+    });
+    const b = p.backends.get('b')!;
+    // 4000 characters: 1000 tokens at the default 4, 2000 at this backend's 2.
+    expect(inputCostUsd(b, features({ promptTokens: 1000 }))).toBeCloseTo(0.004, 12);
   });
 
   it('is reported per candidate', () => {
@@ -130,13 +142,22 @@ describe('cost ceiling (scenario table)', () => {
     }
   });
 
-  it('overBudget refuse: nothing under the ceiling → 503 naming the cheapest estimate and the ceiling', () => {
+  it('overBudget refuse: the prompt alone over the ceiling everywhere → 400 over_budget naming the estimate and the ceiling', () => {
     const r = refused({ policy: policyWith({ maxCostUsd: 0.0001 }), features: req });
-    expect(r.code).toBe('no_healthy_backend');
-    expect(r.status).toBe(503);
-    expect(r.message).toContain('within the cost ceiling $0.0001');
-    expect(r.message).toContain('cheapest estimate $0.0004 on cheap');
+    expect(r.code).toBe('over_budget');
+    expect(r.status).toBe(400);
+    expect(r.message).toContain('the prompt alone (estimated $0.0002 on cheap, the cheapest)');
+    expect(r.message).toContain('cost ceiling $0.0001');
     expect(r.message).toContain('dear over_budget, mid over_budget, cheap over_budget');
+  });
+
+  it('a large max_tokens is capped, not refused: the ceiling bounds the output it pays for', () => {
+    const d = decided({
+      policy: policyWith({ maxCostUsd: 0.001 }),
+      features: { ...req, maxTokens: 100_000 },
+    });
+    expect(d.attempts).toEqual(['cheap']);
+    expect(d.candidates.find((c) => c.backend === 'cheap')!.estimatedCostUsd).toBeCloseTo(0.001, 12);
   });
 
   it('overBudget cheapest: nothing under the ceiling → only the cheapest available backend', () => {
@@ -166,6 +187,9 @@ describe('cost ceiling (scenario table)', () => {
       features: req,
       health: { cheap: { breaker: 'open' } },
     });
+    // cheap would fit if it were up: this is health (503, worth retrying), not the budget.
+    expect(r.code).toBe('no_healthy_backend');
+    expect(r.status).toBe(503);
     expect(r.message).toContain('cheap breaker_open');
     expect(r.message).toContain('mid over_budget');
   });

@@ -32,6 +32,8 @@ export interface BackendSpec {
   /** USD per 1M tokens, input and output; default 1 and 1. */
   readonly price?: { readonly input: number; readonly output: number };
   readonly maxInflight?: number;
+  /** Characters per token; default 4. */
+  readonly tokenizerFactor?: number;
 }
 
 export type RouteSpec = Partial<Omit<CompiledRoute, 'name' | 'split' | 'backends'>> & {
@@ -64,7 +66,12 @@ export function buildPolicy(spec: PolicySpec): CompiledPolicy {
       name,
       baseUrl: `http://${name}:8000/v1`,
       model: `model-${name}`,
-      price: { inputPerMTok: b.price?.input ?? 1, outputPerMTok: b.price?.output ?? 1 },
+      price: {
+        inputPerMTok: b.price?.input ?? 1,
+        outputPerMTok: b.price?.output ?? 1,
+        cachedInputPerMTok: b.price?.input ?? 1,
+      },
+      tokenizerFactor: b.tokenizerFactor ?? 4,
       zone: undefined,
       labels: {},
       maxInflight: b.maxInflight ?? Infinity,

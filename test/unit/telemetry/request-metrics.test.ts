@@ -296,15 +296,20 @@ describe('routecar instruments, per request', () => {
     ]);
   });
 
-  it('adds up cost in USD by route, backend and variant, and records none without usage', async () => {
+  it('adds up cost in USD by route, backend, variant and usage source, and records none without usage', async () => {
     const m = metrics();
     m.requestFinished(request({ costUsd: 0.25 }));
     m.requestFinished(request({ costUsd: 0.5 }));
     m.requestFinished(request({ costUsd: undefined, usage: undefined }));
+    m.requestFinished(
+      request({ costUsd: 0.125, usage: { inputTokens: 10, outputTokens: 5, estimated: true } }),
+    );
     const cost = (await collect(m)).get(ROUTECAR.costUsd);
     expect(cost?.descriptor.unit).toBe('{USD}');
+    const series = { 'routecar.route': 'chat', 'routecar.backend': 'alpha', 'routecar.variant': 'alpha' };
     expect(points(cost)).toEqual([
-      [{ 'routecar.route': 'chat', 'routecar.backend': 'alpha', 'routecar.variant': 'alpha' }, 0.75],
+      [{ ...series, 'routecar.usage': 'reported' }, 0.75],
+      [{ ...series, 'routecar.usage': 'estimated' }, 0.125],
     ]);
   });
 
