@@ -59,7 +59,9 @@ const backendSchema = z
           .number()
           .min(0, 'price must be >= 0')
           .optional()
-          .describe('USD per 1M prompt tokens the backend reports as served from its cache; `input` when unset.'),
+          .describe(
+            'USD per 1M prompt tokens the backend reports as served from its cache; `input` when unset.',
+          ),
       })
       .describe('USD per one million tokens.'),
     tokenizerFactor: z
@@ -67,7 +69,7 @@ const backendSchema = z
       .positive('tokenizerFactor must be > 0')
       .max(100)
       .optional()
-      .describe('Characters per token of this backend\'s tokenizer, for prompt estimates (default 4).'),
+      .describe("Characters per token of this backend's tokenizer, for prompt estimates (default 4)."),
     zone: z.string().min(1).optional().describe('Free-form location, e.g. us-east-1a.'),
     labels: z
       .record(z.string().min(1), z.string({ error: "label values are strings (quote numbers: '1')" }))
@@ -169,6 +171,12 @@ const routeSchema = z
       .positive()
       .default(DEFAULTS.defaultMaxTokens)
       .describe('Output tokens assumed for cost estimates when the request sets no max_tokens.'),
+    locality: z
+      .enum(['prefer-zone', 'zone-only', 'any'])
+      .optional()
+      .describe(
+        "Against the sidecar's ROUTECAR_ZONE: prefer-zone (default when it is set), zone-only or any.",
+      ),
     failover: z
       .strictObject({
         maxAttempts: z
