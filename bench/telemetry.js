@@ -57,14 +57,16 @@ const VARIANTS = [
   },
 ];
 
-/** Accepts OTLP/HTTP posts and throws them away, counting spans roughly by bytes received. */
+/** Accepts OTLP/HTTP posts (any protocol's encoding) and throws them away, counting bytes received. */
 function startSink() {
   let bytes = 0;
   const server = http.createServer((req, res) => {
     req.on('data', (c) => (bytes += c.length));
     req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{}');
+      // An empty export response in the request's own encoding: valid for http/protobuf (the
+      // default protocol) and http/json alike.
+      res.writeHead(200, { 'content-type': req.headers['content-type'] });
+      res.end();
     });
   });
   return new Promise((resolve) =>

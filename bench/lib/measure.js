@@ -82,19 +82,19 @@ export function summarize(values) {
 }
 
 /**
- * One autocannon run: 32 connections by default, pipelining 1, POST `body`. Also returns the CPU
+ * One autocannon run: 32 connections by default, pipelining 1, POST `body` (with `headers`). Also returns the CPU
  * time per request of each process in `pids` (name → pid): unlike requests/s, that figure does
  * not depend much on what else the shared cores are doing. Throws when a response is not 2xx,
  * so a misconfigured target cannot post a fast but meaningless figure.
  */
-export async function throughput(target, { body, durationS, connections = 32, pids = {} }) {
+export async function throughput(target, { body, headers = {}, durationS, connections = 32, pids = {} }) {
   // CPU used during the run, per request, by each process in `pids` and by this one (autocannon).
   const before = Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, cpuMs(pid)]));
   const selfBefore = process.cpuUsage();
   const result = await autocannon({
     url: `${target.url}/v1/chat/completions`,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body,
     connections,
     pipelining: 1,

@@ -2,7 +2,8 @@
  * Child processes of the benchmark: start, wait until ready, sample memory, and make sure every
  * one of them is gone when the benchmark ends — normally, on an error, or on Ctrl-C.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,17 +11,53 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /** Every child still running; killed (by pid) on the way out. */
 const children = new Set();
 
+/** Whether `taskset` (util-linux) is on the PATH: the bench pins processes to cores with it. */
+export const HAVE_TASKSET = (() => {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Pins this process (the load generator) to `cpus` (taskset list syntax, e.g. `0`); no-op without taskset. */
+export function pinSelf(cpus) {
+  if (HAVE_TASKSET && cpus !== undefined)
+    execFileSync('taskset', ['-cp', cpus, String(process.pid)], { stdio: 'ignore' });
+}
+
 /**
- * Starts `node ...args` and resolves once `ready(outputSoFar)` returns a truthy value (checked on
- * every stdout line) or, when `probe` is given, once `probe()` resolves truthy. Rejects if the
- * child exits first or after `timeoutMs`.
+ * Starts `node ...args` and resolves once `ready(outputSoFar)` returns a truthy value (checked
+ * every `everyMs`) or, when `probe` is given, once `probe()` resolves truthy. Rejects if the
+ * child exits first or after `timeoutMs`. With `pin` (a taskset CPU list) and taskset present,
+ * node runs under `taskset -c PIN` (taskset execs node, so the pid is node's). `proc.readyMs` is
+ * the time from spawn to ready, to `everyMs`.
  */
-export async function startNode(name, args, { env, ready, probe, timeoutMs = 15_000 } = {}) {
-  const child = spawn(process.execPath, args, {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const proc = { name, child, pid: child.pid, output: '', exited: false, readyValue: undefined };
+export async function startNode(
+  name,
+  args,
+  { env, ready, probe, pin, everyMs = 50, timeoutMs = 15_000 } = {},
+) {
+  const t0 = performance.now();
+  const pinned = HAVE_TASKSET && pin !== undefined;
+  const child = spawn(
+    pinned ? 'taskset' : process.execPath,
+    pinned ? ['-c', pin, process.execPath, ...args] : args,
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const proc = {
+    name,
+    child,
+    pid: child.pid,
+    output: '',
+    exited: false,
+    readyValue: undefined,
+    readyMs: undefined,
+  };
   children.add(proc);
   const keep = (chunk) => {
     // Keep the tail only: enough to explain a failure, bounded whatever the child writes.
@@ -44,9 +81,10 @@ export async function startNode(name, args, { env, ready, probe, timeoutMs = 15_
     const value = ready ? ready(proc.output) : probe ? await probe().catch(() => undefined) : true;
     if (value) {
       proc.readyValue = value;
+      proc.readyMs = performance.now() - t0;
       return proc;
     }
-    await sleep(50);
+    await sleep(everyMs);
   }
 }
 
@@ -130,9 +168,10 @@ export function shippedNodeFlags(mainJs) {
 
 /**
  * Starts `routecar start` on free ports with the flags it ships with (plus `extraFlags`) and
- * waits until /readyz answers. Resolves with the process and its two base URLs.
+ * waits until /readyz answers (polled every 5 ms, so `proc.readyMs` is the time to ready).
+ * Resolves with the process and its two base URLs.
  */
-export async function startRoutecar(name, { main, policyFile, env, extraFlags = [] }) {
+export async function startRoutecar(name, { main, policyFile, env, extraFlags = [], pin }) {
   const [port, adminPort] = [await freePort(), await freePort()];
   const proc = await startNode(
     name,
@@ -148,7 +187,12 @@ export async function startRoutecar(name, { main, policyFile, env, extraFlags = 
       '--admin-listen',
       `127.0.0.1:${adminPort}`,
     ],
-    { env, probe: async () => (await globalThis.fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok },
+    {
+      env,
+      pin,
+      everyMs: 5,
+      probe: async () => (await globalThis.fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok,
+    },
   );
   return { proc, url: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}` };
 }

@@ -159,11 +159,36 @@ export const CANARY_COMMANDS = {
   status: CANARY_STATUS,
 } as const;
 
+export const POLICY_REPLAY = {
+  name: 'policy replay',
+  summary: "Re-decide every request of routecar's access log under a policy: before, after, changed.",
+  usage: 'policy replay FILE --log LOG.jsonl [--json]',
+  args: ['FILE'],
+  options: {
+    log: {
+      type: 'string',
+      value: 'LOG.jsonl',
+      description: 'access log lines (ROUTECAR_ACCESS_LOG=true); other lines are skipped',
+    },
+    json: {
+      type: 'boolean',
+      description:
+        'print one object {"requests", "changed", "skipped", "health", "backends", "variants", "rules"}',
+    },
+  },
+  details: `Counts, per backend, split variant and rule, the requests recorded there (before) and
+where FILE would send them (after: the first backend of the decision, or "none" when refused).
+Every backend is assumed healthy (the log does not record health); randomness is seeded, so two
+runs agree. Prompt text is not logged: rules matching prompt text see none. User ids are logged
+hashed: sticky splits keep each user together, not necessarily on the arm their real id gets.`,
+} as const satisfies CommandSpec;
+
 /** The `policy` subcommands, by the word after `policy`. */
 export const POLICY_COMMANDS = {
   validate: POLICY_VALIDATE,
   explain: POLICY_EXPLAIN,
   push: POLICY_PUSH,
+  replay: POLICY_REPLAY,
 } as const;
 
 /** Every command, in the order the help lists them. */
@@ -172,6 +197,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   POLICY_VALIDATE,
   POLICY_EXPLAIN,
   POLICY_PUSH,
+  POLICY_REPLAY,
   CANARY_RUN,
   CANARY_STATUS,
 ];

@@ -94,7 +94,10 @@ export async function push(file: string, casFlag: string | undefined): Promise<n
 }
 
 /** The compiled policy in `file`, or undefined after printing why there is none. */
-async function readPolicy(file: string): Promise<Extract<ParsePolicyResult, { ok: true }> | undefined> {
+/** Reads and compiles a policy file; prints its errors and answers undefined when it is invalid. */
+export async function readPolicy(
+  file: string,
+): Promise<Extract<ParsePolicyResult, { ok: true }> | undefined> {
   const text = await readText(file);
   if (text === undefined) return undefined;
   const parsed = parsePolicy(text);

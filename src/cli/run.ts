@@ -16,6 +16,7 @@ import {
   POLICY_COMMANDS,
   POLICY_EXPLAIN,
   POLICY_PUSH,
+  POLICY_REPLAY,
   POLICY_VALIDATE,
   START,
 } from './commands.js';
@@ -173,6 +174,13 @@ async function policy(argv: readonly string[]): Promise<number> {
       const parsed = parseCommand(POLICY_PUSH, rest);
       if (parsed.help) return printHelp(POLICY_PUSH);
       return (await import('./policy.js')).push(parsed.args[0]!, parsed.values.cas);
+    }
+    case 'replay': {
+      const parsed = parseCommand(POLICY_REPLAY, rest);
+      if (parsed.help) return printHelp(POLICY_REPLAY);
+      const { log, json } = parsed.values;
+      if (log === undefined) throw new UsageError(POLICY_REPLAY.name, '--log LOG.jsonl is required');
+      return (await import('./replay.js')).replay(parsed.args[0]!, log, json === true);
     }
     default: {
       const names = Object.keys(POLICY_COMMANDS);

@@ -180,6 +180,7 @@ function compileRoute(
     overBudget: route.overBudget,
     defaultMaxTokens: route.defaultMaxTokens,
     maxAttempts: route.failover.maxAttempts,
+    locality: route.locality,
   });
 }
 

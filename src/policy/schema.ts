@@ -171,6 +171,12 @@ const routeSchema = z
       .positive()
       .default(DEFAULTS.defaultMaxTokens)
       .describe('Output tokens assumed for cost estimates when the request sets no max_tokens.'),
+    locality: z
+      .enum(['prefer-zone', 'zone-only', 'any'])
+      .optional()
+      .describe(
+        "Against the sidecar's ROUTECAR_ZONE: prefer-zone (default when it is set), zone-only or any.",
+      ),
     failover: z
       .strictObject({
         maxAttempts: z

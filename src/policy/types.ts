@@ -87,6 +87,11 @@ export interface CompiledRoute {
   readonly defaultMaxTokens: number;
   /** Most backends tried for one request (first attempt included). */
   readonly maxAttempts: number;
+  /**
+   * Zone preference against the sidecar's `ROUTECAR_ZONE`: `prefer-zone` (the default when the
+   * zone is known), `zone-only` or `any`; undefined means the default.
+   */
+  readonly locality?: 'prefer-zone' | 'zone-only' | 'any' | undefined;
 }
 
 /** What a matching rule changes. Every field is optional; a rule names only what it changes. */

@@ -22,6 +22,7 @@ import {
   toReports,
 } from './candidates.js';
 import { effectiveCeilingUsd, formatUsd } from './cost.js';
+import { excludeOtherZones, localityOf } from './locality.js';
 import { combineActions, matchRules } from './rules.js';
 import { scoreStrategy } from './score.js';
 import { splitStrategy } from './split.js';
@@ -35,6 +36,8 @@ export interface DecideInput {
   readonly health: HealthLookup;
   /** Fresh model-server load signal of a backend, by name; none when absent. */
   readonly signals?: SignalLookup;
+  /** This sidecar's zone (`ROUTECAR_ZONE`); undefined when unknown. */
+  readonly zone?: string | undefined;
   readonly features: RequestFeatures;
   /** Epoch milliseconds (compared with `coolingUntilMs`). */
   readonly nowMs: number;
@@ -116,6 +119,8 @@ export function decide(input: DecideInput): DecideResult {
     input.signals,
     ceiling,
   );
+  const locality = localityOf(policy, route, input.zone);
+  excludeOtherZones(all, locality);
   let pool: readonly Candidate[] = all;
   if (pin !== undefined) {
     const pinned = all[route.backends.indexOf(pin)] as Candidate;
@@ -176,6 +181,7 @@ export function decide(input: DecideInput): DecideResult {
       objective: objectiveOf(route, actions),
       features,
       random: input.random,
+      locality,
     });
   }
   reason = join(reason, selection.reason);

@@ -31,6 +31,7 @@
 import type { Objective } from '../policy/types.js';
 import type { LoadSignal } from '../signals/types.js';
 import type { Candidate } from './candidates.js';
+import { type LocalityView, preferredLocal } from './locality.js';
 import type { Strategy } from './strategy.js';
 import { appendByWeight, pickWeighted } from './weighted.js';
 
@@ -178,12 +179,40 @@ export function scoreOrder(
   return cands[first] as Candidate;
 }
 
-export const scoreStrategy: Strategy = ({ usable, objective, random }) => {
+export const scoreStrategy: Strategy = ({ usable, objective, random, locality }) => {
   const order: Candidate[] = [];
-  const picked = scoreOrder(usable, objective, random, order);
+  assignScores(usable, objective);
+  const local = preferredLocal(usable, locality);
+  if (local === undefined) {
+    const first = pickWeighted(usable, random);
+    appendByWeight(order, usable, first);
+    const picked = usable[first] as Candidate;
+    return {
+      order,
+      variant: 'default',
+      reason: `score -> ${picked.name} (weight ${picked.weight.toFixed(2)})${leftZone(usable, locality)}`,
+    };
+  }
+  // In zone: the first attempt among the local candidates (their weights become shares of the
+  // traffic); the others follow as failover, best first, with no traffic of their own.
+  let total = 0;
+  for (const c of local) total += c.weight;
+  for (const c of local) c.weight /= total;
+  const first = pickWeighted(local, random);
+  appendByWeight(order, local, first);
+  const remote = usable.filter((c) => !local.includes(c));
+  appendByWeight(order, remote);
+  for (const c of remote) c.weight = 0;
+  const picked = local[first] as Candidate;
   return {
     order,
     variant: 'default',
-    reason: `score -> ${picked.name} (weight ${picked.weight.toFixed(2)})`,
+    reason: `score -> ${picked.name} (weight ${picked.weight.toFixed(2)}, zone ${(locality as LocalityView).zone})`,
   };
 };
+
+/** `; left zone z1` when prefer-zone had local candidates but none scored within the tolerance. */
+function leftZone(usable: readonly Candidate[], locality: LocalityView | undefined): string {
+  if (locality === undefined || locality.mode !== 'prefer-zone') return '';
+  return usable.some((c) => locality.isLocal(c)) ? `; left zone ${locality.zone}` : '';
+}

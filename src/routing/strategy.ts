@@ -8,6 +8,7 @@
 import type { RequestFeatures } from '../ingress/features.js';
 import type { CompiledRoute, Objective, SplitWeights } from '../policy/types.js';
 import type { Candidate } from './candidates.js';
+import type { LocalityView } from './locality.js';
 
 export interface StrategyInput {
   /** Every backend of the route, in route order, excluded ones included (for reasons). */
@@ -22,6 +23,8 @@ export interface StrategyInput {
   readonly features: RequestFeatures;
   /** Uniform in [0, 1); the only source of randomness. */
   readonly random: () => number;
+  /** The sidecar's zone and the route's locality; undefined when zones do not matter. */
+  readonly locality?: LocalityView | undefined;
 }
 
 export interface Selection {

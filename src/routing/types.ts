@@ -11,7 +11,9 @@ export type ExclusionReason =
   | 'over_budget'
   | 'excluded_by_rule'
   | 'not_in_rule_only'
-  | 'split_weight_zero';
+  | 'split_weight_zero'
+  /** A `zone-only` route: the backend is outside the sidecar's zone. */
+  | 'other_zone';
 
 export interface CandidateReport {
   readonly backend: string;

@@ -61,6 +61,8 @@ export const ROUTECAR = {
   policyReloads: 'routecar.policy.reloads',
   /** Gauge (info): 1, with the serving policy's version and source as attributes. */
   policyInfo: 'routecar.policy.info',
+  /** Histogram, ratio 0..1: feedback scores posted to /v1/feedback, by route, backend and variant. */
+  feedbackScore: 'routecar.feedback.score',
   /** Counter: labels asked of a classifier, by classifier and outcome (cached, labelled, timeout, error, malformed). */
   classifierCalls: 'routecar.classifier.calls',
 } as const;

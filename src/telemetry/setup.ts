@@ -16,11 +16,13 @@ import {
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
 import type { BackendStats, BreakerTransition } from '../health/registry.js';
+import type { FeedbackEvent } from '../feedback/feedback.js';
 import type { PolicyChange, PolicyStatus } from '../policy/store-types.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import type { RequestObserver } from '../proxy/events.js';
 import type { Logger } from './logger.js';
 import { policyBackends } from './backends.js';
+import { FeedbackMetrics } from './feedback-metrics.js';
 import { withUnitSuffixes } from './prometheus-names.js';
 import { RequestMetrics } from './request-metrics.js';
 import { buildResource } from './resource.js';
@@ -53,6 +55,8 @@ export interface Telemetry {
   readonly summary: Readonly<Record<string, string | boolean | number>>;
   /** Connects the state metrics and breaker transitions to the running routecar. */
   attach(target: TelemetryTarget): void;
+  /** Records one accepted `/v1/feedback` post (`routecar.feedback.score`). */
+  recordFeedback(event: FeedbackEvent): void;
   /**
    * Pushes what is buffered (OTLP metrics, spans) and stops, giving up after `deadlineMs`
    * (default 3 s: an unreachable collector must not hold a pod's shutdown). Never rejects.
@@ -74,8 +78,9 @@ export async function startTelemetry(settings: TelemetrySettings, logger: Logger
     tenantLimit: settings.tenantLimit,
     resource,
   });
-  // Every metric comes from these two producers; the SDK's MeterProvider only hosts the readers.
-  const metricProducers: MetricProducer[] = [requestMetrics, state];
+  const feedback = new FeedbackMetrics(resource);
+  // Every metric comes from these producers; the SDK's MeterProvider only hosts the readers.
+  const metricProducers: MetricProducer[] = [requestMetrics, state, feedback];
 
   const readers: IMetricReader[] = [];
   const prometheus = settings.prometheus
@@ -125,6 +130,9 @@ export async function startTelemetry(settings: TelemetrySettings, logger: Logger
     observers,
     metricsHandler: prometheus ? (req, res) => prometheus.getMetricsRequestHandler(req, res) : undefined,
     summary,
+    recordFeedback(event) {
+      feedback.record(event);
+    },
     attach(target) {
       current = () => target.store.current();
       if (!meterProvider) return;

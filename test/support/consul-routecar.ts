@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { PolicyStatus } from '../../src/policy/store-types.js';
 import { ConsulEmulator } from './consul-emulator.js';
 import { getFreePort } from './ports.js';
-import { waitForHttp, type ChildHandle, type ProcessGroup } from './processes.js';
+import { distPath, waitForHttp, type ChildHandle, type ProcessGroup } from './processes.js';
 import { ROUTECAR_CLI } from './routecar.js';
 
 /** A KV entry as read over HTTP, its value decoded from base64. */
@@ -60,6 +60,33 @@ export class ConsulUnderTest {
     }
     const emulator = await new ConsulEmulator().start();
     return new ConsulUnderTest(emulator, emulator.url, emulator.url, 'routecar/', undefined);
+  }
+
+  /**
+   * A real Consul when CONSUL_HTTP_ADDR is set; otherwise the emulator in its own process (the
+   * group stops it), with a prefix unique to `label`. `sessionTtlMinMs` is the emulator's
+   * `session_ttl_min` (a real Consul keeps its own, 10 s by default).
+   */
+  static async startProcess(
+    group: ProcessGroup,
+    label: string,
+    options: { sessionTtlMinMs?: number } = {},
+  ): Promise<ConsulUnderTest> {
+    if ((process.env.CONSUL_HTTP_ADDR ?? '') !== '') return ConsulUnderTest.start(label);
+    const args =
+      options.sessionTtlMinMs === undefined ? [] : ['--session-ttl-min-ms', String(options.sessionTtlMinMs)];
+    const child = group.spawn(distPath('test/support/consul-emulator-main.js'), args, {
+      name: 'consul emulator',
+    });
+    const line = await child.waitForLine(/consul emulator listening/, 10_000);
+    const { url } = JSON.parse(line.input ?? '{}') as { url: string };
+    return new ConsulUnderTest(
+      undefined,
+      url,
+      url,
+      `routecar-e2e-${label}-${randomUUID().slice(0, 8)}/`,
+      undefined,
+    );
   }
 
   /** Whether this is the real thing (emulator-only steps are skipped with a plain `if`). */

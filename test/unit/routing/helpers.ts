@@ -34,6 +34,7 @@ export interface BackendSpec {
   readonly maxInflight?: number;
   /** Characters per token; default 4. */
   readonly tokenizerFactor?: number;
+  readonly zone?: string;
 }
 
 export type RouteSpec = Partial<Omit<CompiledRoute, 'name' | 'split' | 'backends'>> & {
@@ -72,7 +73,7 @@ export function buildPolicy(spec: PolicySpec): CompiledPolicy {
         cachedInputPerMTok: b.price?.input ?? 1,
       },
       tokenizerFactor: b.tokenizerFactor ?? 4,
-      zone: undefined,
+      zone: b.zone,
       labels: {},
       maxInflight: b.maxInflight ?? Infinity,
       timeouts: { connectMs: 1000, firstByteMs: 10000, idleMs: 10000 },
@@ -92,6 +93,7 @@ export function buildPolicy(spec: PolicySpec): CompiledPolicy {
       overBudget: r.overBudget ?? 'refuse',
       defaultMaxTokens: r.defaultMaxTokens ?? 256,
       maxAttempts: r.maxAttempts ?? 3,
+      locality: r.locality,
     });
   }
   const rules: CompiledRule[] = (spec.rules ?? []).map(({ name, when, split, ...actions }) => ({
@@ -136,12 +138,15 @@ export interface Scenario {
   readonly health?: Record<string, Partial<BackendHealth>>;
   readonly features?: Partial<RequestFeatures>;
   readonly seed?: number;
+  /** The sidecar's zone. */
+  readonly zone?: string;
 }
 
 export function run(s: Scenario): DecideResult {
   return decide({
     policy: s.policy,
     health: healthTable(s.health),
+    zone: s.zone,
     features: features(s.features),
     nowMs: NOW,
     random: mulberry32(s.seed ?? 1),
@@ -167,6 +172,8 @@ export function firstAttemptShares(
   opts: {
     health?: Record<string, Partial<BackendHealth>>;
     signals?: Record<string, LoadSignal>;
+    /** The sidecar's zone. */
+    zone?: string;
     features?: (i: number) => Partial<RequestFeatures>;
     seed?: number;
   } = {},
@@ -176,7 +183,15 @@ export function firstAttemptShares(
   const signals = signalTable(opts.signals);
   const counts: Record<string, number> = {};
   for (let i = 0; i < n; i++) {
-    const r = decide({ policy, health, signals, features: features(opts.features?.(i)), nowMs: NOW, random });
+    const r = decide({
+      policy,
+      health,
+      signals,
+      zone: opts.zone,
+      features: features(opts.features?.(i)),
+      nowMs: NOW,
+      random,
+    });
     if (!r.ok) throw new Error(r.refusal.message);
     const first = r.decision.attempts[0] as string;
     counts[first] = (counts[first] ?? 0) + 1;
