@@ -23,6 +23,7 @@ import {
   type FakeUpstreamState,
 } from './control-api.js';
 import { closeServer, listen, readBody, sendJson } from './http-util.js';
+import { isMultipart, readMultipart } from './multipart-body.js';
 import { openAiError } from './openai-bodies.js';
 import { seededRandom } from './random.js';
 import { respond } from './responder.js';
@@ -53,6 +54,11 @@ export interface FakeUpstreamOptions extends BehaviourPatch {
   readonly models?: readonly string[];
   /** Largest accepted request body; default 8 MiB. */
   readonly maxBodyBytes?: number;
+  /**
+   * Tokens a request may use (prompt estimate plus `max_tokens`); a larger one gets vLLM's 400
+   * with OpenAI's `context_length_exceeded` code. Unlimited when unset.
+   */
+  readonly contextWindow?: number;
   /** Idle keep-alive connections are closed after this; default 5000, like uvicorn (vLLM). */
   readonly keepAliveTimeoutMs?: number;
 }
@@ -229,7 +235,8 @@ class FakeUpstreamServer implements FakeUpstream {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://fake').pathname;
+    const target = new URL(req.url ?? '/', 'http://fake');
+    const path = target.pathname;
     const controlPath = controlSubPath(path);
     if (controlPath !== undefined) return handleControl(this, req, res, controlPath);
     // The load page is not traffic: it is neither counted nor shaped by the request behaviour.
@@ -239,6 +246,7 @@ class FakeUpstreamServer implements FakeUpstream {
     const record = {
       method: req.method ?? 'GET',
       path,
+      search: target.search,
       headers: { ...req.headers },
       body: undefined,
       receivedAt: Date.now(),
@@ -254,7 +262,9 @@ class FakeUpstreamServer implements FakeUpstream {
       this.statsImpl.ended(tracked.record, how);
     });
 
-    const body = await readBody(req, this.options.maxBodyBytes ?? 8 * 1024 * 1024).catch(() => undefined);
+    const limit = this.options.maxBodyBytes ?? 8 * 1024 * 1024;
+    const read = isMultipart(req) ? readMultipart(req, limit) : readBody(req, limit);
+    const body = await read.catch(() => undefined);
     if (body === undefined) return; // the client went away while sending
     tracked.record = { ...record, body: body.ok ? body.json : undefined };
     this.statsImpl.received(tracked.record);
@@ -269,6 +279,7 @@ class FakeUpstreamServer implements FakeUpstream {
       behaviour: { ...this.behaviour, ...override.patch },
       name: this.name,
       models: this.options.models ?? [this.name],
+      contextWindow: this.options.contextWindow,
       sequence: ++this.sequence,
       random: this.random,
       signal: aborter.signal,

@@ -5,8 +5,9 @@
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FakeBehaviour } from './behaviour.js';
-import { planGeneration, type FakeEndpoint } from './generation.js';
+import { estimateTokens, planGeneration, type FakeEndpoint } from './generation.js';
 import { isRecord, sendJson, sleep, writeAndFlush } from './http-util.js';
+import { extraBody, EXTRA_ENDPOINTS, type ExtraEndpoint } from './extra-bodies.js';
 import { completionBody, embeddingBody, openAiError, streamFrames, type SseFrame } from './openai-bodies.js';
 import type { FakeOutcome } from './stats.js';
 
@@ -21,6 +22,8 @@ export interface Exchange {
   readonly behaviour: FakeBehaviour;
   readonly name: string;
   readonly models: readonly string[];
+  /** Largest prompt-plus-output the fake accepts, tokens; unlimited when undefined. */
+  readonly contextWindow: number | undefined;
   /** 1-based request number, used in response ids. */
   readonly sequence: number;
   readonly random: () => number;
@@ -58,14 +61,16 @@ export async function respond(x: Exchange): Promise<void> {
     const data = x.models.map((id) => ({ id, object: 'model', created: 0, owned_by: x.name }));
     return sendJson(res, 200, { object: 'list', data });
   }
+  const extra = (EXTRA_ENDPOINTS as Readonly<Record<string, ExtraEndpoint>>)[x.path];
   const endpoint = ENDPOINTS[x.path];
-  if (endpoint === undefined || req.method !== 'POST' || !isRecord(x.body)) {
+  const known = endpoint ?? extra;
+  if (known === undefined || req.method !== 'POST' || !isRecord(x.body)) {
     x.outcome('badRequest');
     const message =
-      endpoint === undefined ? `no route ${req.method} ${x.path}` : 'expected a POST with a JSON object body';
+      known === undefined ? `no route ${req.method} ${x.path}` : 'expected a POST with a JSON object body';
     return sendJson(
       res,
-      endpoint === undefined ? 404 : 400,
+      known === undefined ? 404 : 400,
       openAiError(message, 'invalid_request_error', null),
     );
   }
@@ -94,7 +99,17 @@ export async function respond(x: Exchange): Promise<void> {
       'retry-after': String(b.retryAfterSec),
     });
   }
+  const overflow = x.contextWindow === undefined ? undefined : contextOverflow(x.path, body, x.contextWindow);
+  if (overflow !== undefined) {
+    x.outcome('badRequest');
+    return sendJson(res, 400, openAiError(overflow, 'invalid_request_error', 'context_length_exceeded'));
+  }
   x.outcome(b.mode);
+  if (extra !== undefined) {
+    const answer = extraBody(extra, body, x.name, `${x.name}-${x.sequence}`);
+    return sendWhole(x, answer);
+  }
+  if (endpoint === undefined) return;
   const ids = {
     id: `${ID_PREFIX[endpoint]}-${x.name}-${x.sequence}`,
     created: Math.floor(Date.now() / 1000),
@@ -141,4 +156,16 @@ async function stream(x: Exchange, frames: readonly SseFrame[]): Promise<void> {
     if (frame.token) sent++;
   }
   res.end();
+}
+
+/** vLLM's wording when prompt plus output exceed the window; undefined when the request fits. */
+function contextOverflow(path: string, body: Record<string, unknown>, window: number): string | undefined {
+  const prompt = estimateTokens(JSON.stringify(body['messages'] ?? body['prompt'] ?? body['input'] ?? ''));
+  const output = typeof body['max_tokens'] === 'number' ? body['max_tokens'] : 0;
+  if (prompt + output <= window) return undefined;
+  return (
+    `This model's maximum context length is ${window} tokens. However, you requested ` +
+    `${prompt + output} tokens (${prompt} in the messages, ${output} in the completion). ` +
+    `Please reduce the length of the messages or completion. (${path})`
+  );
 }

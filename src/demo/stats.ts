@@ -20,6 +20,8 @@ export type FakeOutcome =
 export interface RecordedRequest {
   readonly method: string;
   readonly path: string;
+  /** The query string with its `?`, empty when there was none. */
+  readonly search?: string;
   /** The headers exactly as received (lower-case names). */
   readonly headers: IncomingHttpHeaders;
   /** The parsed JSON body; the raw text when it was not JSON; undefined when empty. */

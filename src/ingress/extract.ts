@@ -17,6 +17,18 @@ export const ENDPOINT_PATHS: Readonly<Record<string, Endpoint>> = {
   '/v1/completions': 'completions',
   '/v1/embeddings': 'embeddings',
   '/v1/responses': 'responses',
+  '/v1/moderations': 'moderations',
+  '/v1/rerank': 'rerank',
+  '/v1/score': 'score',
+  '/v1/messages': 'messages',
+};
+
+/**
+ * Endpoints whose body is multipart/form-data rather than JSON: routing reads only their `model`
+ * part and the body streams through (multipart-model.ts).
+ */
+export const MULTIPART_PATHS: Readonly<Record<string, Endpoint>> = {
+  '/v1/audio/transcriptions': 'audio.transcriptions',
 };
 
 /** A parsed request body: a JSON object with a string `model`. */
@@ -28,7 +40,19 @@ export interface IngressResult {
 }
 
 export function extractRequest(endpoint: Endpoint, headers: IncomingHttpHeaders, raw: Buffer): IngressResult {
-  const body = parseBody(raw);
+  return extractFromBody(endpoint, headers, parseBody(raw), raw.length);
+}
+
+/**
+ * The features of a request whose body is already parsed (a multipart form contributes only its
+ * `model`); `payloadBytes` is the body's size as sent.
+ */
+export function extractFromBody(
+  endpoint: Endpoint,
+  headers: IncomingHttpHeaders,
+  body: RequestBody,
+  payloadBytes: number,
+): IngressResult {
   const header = (name: string): string | undefined => {
     const v = headers[name];
     if (v === undefined) return undefined;
@@ -55,7 +79,7 @@ export function extractRequest(endpoint: Endpoint, headers: IncomingHttpHeaders,
     ...promptSize(endpoint, body),
     maxTokens: budget.maxTokens,
     choices: budget.choices,
-    payloadBytes: raw.length,
+    payloadBytes,
     maxCostUsd: maxCost(header('x-routecar-max-cost')),
     pin: header('x-routecar-backend') || undefined,
     headers: headerView(headers),
@@ -179,6 +203,29 @@ export function promptSize(
     case 'responses':
       addText(body.instructions);
       addText(body.input);
+      break;
+    case 'messages':
+      addText(body.system);
+      if (Array.isArray(body.messages)) for (const m of body.messages) addPart(m);
+      break;
+    case 'moderations':
+      addText(body.input);
+      break;
+    case 'rerank':
+      // vLLM and TEI: `query` with `documents` (vLLM, Cohere/Jina shape) or `texts` (TEI).
+      addText(body.query);
+      addText(body.documents);
+      addText(body.texts);
+      break;
+    case 'score':
+      // vLLM: `text_1` against `text_2` (also `queries`/`documents` in newer versions).
+      addText(body.text_1);
+      addText(body.text_2);
+      addText(body.queries);
+      addText(body.documents);
+      break;
+    case 'audio.transcriptions':
+      // Multipart: the audio is never read, so there is no prompt to estimate.
       break;
   }
   return { promptTokens: promptTokensFor(chars, messages, 4), promptChars: chars, promptMessages: messages };

@@ -3,8 +3,20 @@
  * Built once by ingress from the headers and the parsed body; read by rules and by decide.
  */
 
-/** The OpenAI endpoints routecar serves. */
-export type Endpoint = 'chat.completions' | 'completions' | 'embeddings' | 'responses';
+/**
+ * The endpoints routecar serves: OpenAI's, the rerank/score pair of vLLM and TEI fleets, and
+ * Anthropic's Messages API (`messages`) for routes whose backends speak it.
+ */
+export type Endpoint =
+  | 'chat.completions'
+  | 'completions'
+  | 'embeddings'
+  | 'responses'
+  | 'moderations'
+  | 'rerank'
+  | 'score'
+  | 'audio.transcriptions'
+  | 'messages';
 
 export interface RequestFeatures {
   /** Which OpenAI endpoint was called. */

@@ -15,6 +15,11 @@ const LIMIT_FIELDS: Readonly<Record<Endpoint, readonly string[]>> = {
   completions: ['max_tokens'],
   embeddings: [],
   responses: ['max_output_tokens'],
+  moderations: [],
+  rerank: [],
+  score: [],
+  'audio.transcriptions': [],
+  messages: ['max_tokens'],
 };
 
 /**
@@ -26,6 +31,11 @@ const CHOICE_FIELDS: Readonly<Record<Endpoint, readonly string[]>> = {
   completions: ['n', 'best_of'],
   embeddings: [],
   responses: [],
+  moderations: [],
+  rerank: [],
+  score: [],
+  'audio.transcriptions': [],
+  messages: [],
 };
 
 export interface OutputBudget {
@@ -75,6 +85,12 @@ const PRIMARY_LIMIT_FIELD: Readonly<Record<Endpoint, string | undefined>> = {
   completions: 'max_tokens',
   embeddings: undefined,
   responses: 'max_output_tokens',
+  moderations: undefined,
+  rerank: undefined,
+  score: undefined,
+  'audio.transcriptions': undefined,
+  // Anthropic's Messages API requires max_tokens, so a request always sent one.
+  messages: 'max_tokens',
 };
 
 /** The limit fields the request set, with their values as sent (read once, before any attempt). */

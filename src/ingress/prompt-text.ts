@@ -39,7 +39,20 @@ export function extractPromptText(
       addStrings(out, body.prompt);
       break;
     case 'embeddings':
+    case 'moderations':
       addStrings(out, body.input);
+      break;
+    case 'messages':
+      addMessages(out, body.messages);
+      addStrings(out, body.system);
+      break;
+    case 'rerank':
+      addStrings(out, body.query);
+      break;
+    case 'score':
+      addStrings(out, body.text_1);
+      break;
+    case 'audio.transcriptions':
       break;
   }
   return { text: out.text, truncated: out.truncated };

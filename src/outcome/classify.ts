@@ -29,9 +29,12 @@ export type Outcome =
       /**
        * client_error: the app's own 4xx; client_gone: the app hung up; breaker_rejected: opossum
        * refused the call; stale_connection: a pooled keep-alive socket was closed by the backend
-       * just as routecar reused it (a race, not a fault: the request is sent again on a new socket).
+       * just as routecar reused it (a race, not a fault: the request is sent again on a new socket);
+       * context_length_exceeded: a 400 saying the request does not fit the backend's context
+       * window (the backend is fine; another, with a larger window, may take it: retryable).
        */
-      readonly reason: 'client_error' | 'client_gone' | 'breaker_rejected' | 'stale_connection';
+      readonly reason:
+        'client_error' | 'client_gone' | 'breaker_rejected' | 'stale_connection' | 'context_length_exceeded';
     };
 
 /** What the forwarder saw of one attempt. */
@@ -48,6 +51,8 @@ export interface Observation {
   readonly clientGone: boolean;
   /** The request went out on a pooled keep-alive socket (Node's `request.reusedSocket`). */
   readonly reusedSocket?: boolean;
+  /** A 400 whose body says the request exceeds the model's context length (see attempt.ts). */
+  readonly contextExceeded?: boolean;
   /** Raw Retry-After header of a 429/503. */
   readonly retryAfter?: string;
   /** Wall-clock epoch ms, for HTTP-date Retry-After values. */
@@ -81,6 +86,8 @@ export function classify(o: Observation): Outcome {
     return { kind: 'failure', failure: 'rate_limited', coolDownMs: parseRetryAfter(o.retryAfter, o.nowMs) };
   }
   if (status >= 500) return { kind: 'failure', failure: 'server_error' };
+  if (status === 400 && o.contextExceeded === true)
+    return { kind: 'ignored', reason: 'context_length_exceeded' };
   if (status >= 400) return { kind: 'ignored', reason: 'client_error' };
   if (status >= 300) return { kind: 'failure', failure: 'redirect' };
   return { kind: 'success' };
@@ -104,7 +111,27 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   return Math.min(Math.max(ms, 0), MAX_COOL_DOWN_MS);
 }
 
-/** Whether another backend may be tried after this outcome (only failures before any byte reached the app). */
+/**
+ * Whether another backend may be tried after this outcome: failures, and a request too long for
+ * this backend's window, before any byte reached the app.
+ */
 export function isRetryable(outcome: Outcome, bytesSentToApp: boolean): boolean {
-  return outcome.kind === 'failure' && !bytesSentToApp;
+  if (bytesSentToApp) return false;
+  return outcome.kind === 'failure' || isContextExceeded(outcome);
 }
+
+/** The backend said the request does not fit its context window. */
+export function isContextExceeded(outcome: Outcome): boolean {
+  return outcome.kind === 'ignored' && outcome.reason === 'context_length_exceeded';
+}
+
+/**
+ * Whether a 400's body (its first few KB) says the request exceeds the context window: OpenAI's
+ * `context_length_exceeded` code, or vLLM's and TGI's wording.
+ */
+export function saysContextExceeded(text: string): boolean {
+  return CONTEXT_EXCEEDED.test(text);
+}
+
+const CONTEXT_EXCEEDED =
+  /context_length_exceeded|maximum context length|context window|max_new_tokens` must be <=|prompt is too long/i;

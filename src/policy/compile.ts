@@ -135,6 +135,21 @@ function compileBackend(name: string, backend: BackendDocument): CompiledBackend
     timeouts: Object.freeze({ ...backend.timeouts }),
     apiKeyEnv: backend.apiKeyEnv,
     signals: backend.signals === undefined ? undefined : Object.freeze({ ...backend.signals }),
+    api: backend.api ?? 'openai',
+    auth: Object.freeze(
+      backend.auth ??
+        (backend.api === 'anthropic'
+          ? { header: 'x-api-key', scheme: 'none' }
+          : { header: 'authorization', scheme: 'Bearer' }),
+    ),
+    headers:
+      backend.headers === undefined
+        ? undefined
+        : Object.freeze(
+            Object.fromEntries(Object.entries(backend.headers).map(([k, v]) => [k.toLowerCase(), v])),
+          ),
+    query: backend.query === undefined ? undefined : Object.freeze({ ...backend.query }),
+    contextWindow: backend.contextWindow,
   });
 }
 

@@ -7,7 +7,17 @@ import * as z from 'zod';
 import { backendName, headerName, routeName, ruleName, splitWeights } from './names.js';
 
 /** Endpoints a rule can match, as in RequestFeatures.endpoint. */
-export const ENDPOINTS = ['chat.completions', 'completions', 'embeddings', 'responses'] as const;
+export const ENDPOINTS = [
+  'chat.completions',
+  'completions',
+  'embeddings',
+  'responses',
+  'moderations',
+  'rerank',
+  'score',
+  'audio.transcriptions',
+  'messages',
+] as const;
 
 /** Matches a string value exactly, against any of a list, or by prefix. */
 export const stringMatcher = z

@@ -5,7 +5,7 @@
  * Cross-references (a route naming an unknown backend, ...) are checked by `compile.ts`.
  */
 import * as z from 'zod';
-import { backendName, ENV_NAME_PATTERN, NAME_PATTERN, routeName, splitWeights } from './names.js';
+import { backendName, ENV_NAME_PATTERN, headerName, NAME_PATTERN, routeName, splitWeights } from './names.js';
 import { ruleSchema } from './rule-schema.js';
 
 /** Defaults, in one place so docs and tests can refer to them. */
@@ -26,6 +26,15 @@ export const DEFAULTS = {
   window: { sizeMs: 60000, buckets: 12 },
   classifier: { timeoutMs: 100, cacheSize: 10000 },
 } as const;
+
+/** Headers a backend's static `headers` may not set: routecar sets them per request. */
+const RESERVED_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+]);
 
 const millis = (what: string) => z.int().positive(`${what} must be a positive whole number of milliseconds`);
 
@@ -110,6 +119,43 @@ const backendSchema = z
       })
       .optional()
       .describe("Load signals (queue depth, KV-cache usage) scraped from the server's own /metrics."),
+    api: z
+      .enum(['openai', 'anthropic'])
+      .optional()
+      .describe(
+        'Which API the backend speaks: openai (default) serves the OpenAI endpoints, anthropic serves /v1/messages.',
+      ),
+    auth: z
+      .strictObject({
+        header: z
+          .enum(['authorization', 'api-key', 'x-api-key'])
+          .describe(
+            'Header carrying the key: authorization (OpenAI, vLLM), api-key (Azure), x-api-key (Anthropic).',
+          ),
+        scheme: z.enum(['Bearer', 'none']).describe('Bearer sends "Bearer <key>"; none sends the key alone.'),
+      })
+      .optional()
+      .describe(
+        'How the apiKeyEnv key is sent. Default: authorization with Bearer (api: anthropic: x-api-key with none).',
+      ),
+    headers: z
+      .record(headerName, z.string())
+      .refine((h) => !Object.keys(h).some((k) => RESERVED_HEADERS.has(k.toLowerCase())), {
+        message: 'host, content-length, content-type, transfer-encoding and connection are set by routecar',
+      })
+      .optional()
+      .describe('Static headers added to every request to this backend (e.g. anthropic-version).'),
+    query: z
+      .record(z.string().min(1), z.string())
+      .optional()
+      .describe("Query parameters added to every request to this backend (e.g. Azure's api-version)."),
+    contextWindow: z
+      .int()
+      .positive('contextWindow must be a positive number of tokens')
+      .optional()
+      .describe(
+        'Tokens the model accepts (prompt plus output); a request whose estimate does not fit is not sent here.',
+      ),
   })
   .describe('One OpenAI-compatible model server.');
 

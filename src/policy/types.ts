@@ -49,6 +49,25 @@ export interface CompiledBackend {
   readonly apiKeyEnv: string | undefined;
   /** Load signals scraped from the server's `/metrics`; absent when the policy sets none. */
   readonly signals?: BackendSignals | undefined;
+  /** Which API the backend speaks; `openai` when the policy says nothing. */
+  readonly api?: BackendApi;
+  /** How the `apiKeyEnv` key is sent; absent: `authorization` / `Bearer` (anthropic: `x-api-key` / `none`). */
+  readonly auth?: BackendAuthShape;
+  /** Static headers added to every request, lower-case names. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Query parameters added to every request (Azure's `api-version`). */
+  readonly query?: Readonly<Record<string, string>>;
+  /** Tokens the model accepts, prompt plus output; unlimited when unset. */
+  readonly contextWindow?: number;
+}
+
+/** The API a backend speaks: OpenAI's endpoints, or Anthropic's Messages API (`/v1/messages`). */
+export type BackendApi = 'openai' | 'anthropic';
+
+/** The header a backend's key goes in, and whether it is prefixed with `Bearer `. */
+export interface BackendAuthShape {
+  readonly header: 'authorization' | 'api-key' | 'x-api-key';
+  readonly scheme: 'Bearer' | 'none';
 }
 
 /** How a route keeps a user on the same split variant. */

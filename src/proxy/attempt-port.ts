@@ -36,21 +36,33 @@ export class AttemptRequest extends Readable {
 
   /**
    * @param url app path, e.g. `/v1/chat/completions` (BackendProxy maps it under the base URL)
-   * @param headers this attempt's upstream headers, `content-length` included
+   * @param headers this attempt's upstream headers, `content-length` included (absent: chunked)
+   * @param body the bytes, or a stream for a body that is not held (multipart-model.ts)
    * @param socket the app's socket: the middleware reads `socket.server` and `socket.writable`
    */
+  /** A body streamed rather than held (multipart uploads): piped upstream as it is. */
+  private readonly source: Readable | undefined;
+
   constructor(
     public url: string,
     readonly headers: IncomingHttpHeaders,
-    body: Buffer,
+    body: Buffer | Readable,
     readonly socket: Socket,
   ) {
     super();
-    this.push(body);
-    this.push(null);
+    if (Buffer.isBuffer(body)) {
+      this.push(body);
+      this.push(null);
+    } else {
+      this.source = body;
+    }
   }
 
   override _read(): void {}
+
+  override pipe<T extends NodeJS.WritableStream>(dest: T, options?: { end?: boolean }): T {
+    return this.source === undefined ? super.pipe(dest, options) : this.source.pipe(dest, options);
+  }
 }
 
 export class AttemptPort extends EventEmitter {

@@ -15,12 +15,14 @@
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { classify, type Observation, type Outcome } from '../outcome/classify.js';
+import { classify, isContextExceeded, type Observation, type Outcome } from '../outcome/classify.js';
 import type { CompiledBackend } from '../policy/types.js';
 import { AttemptPort, AttemptRequest, type AttemptSink } from './attempt-port.js';
 import type { BackendProxy } from './backend-proxy.js';
 import { responseHeaders } from './headers.js';
+import { peekBody, type PeekedBody } from './peek-body.js';
 import { SseTap } from './sse-tap.js';
 import { UsageTap, type TokenUsage } from './usage.js';
 
@@ -50,8 +52,8 @@ export interface AttemptEnd {
 
 export interface AttemptOptions {
   readonly backend: CompiledBackend;
-  /** Request body with `model` rewritten for this backend. */
-  readonly body: Buffer;
+  /** Request body with `model` rewritten for this backend (a stream for multipart uploads). */
+  readonly body: Buffer | Readable;
   /** App path, e.g. `/v1/chat/completions`. */
   readonly appPath: string;
   /** This attempt's upstream headers (credentials for this backend and trace context included). */
@@ -98,6 +100,8 @@ export class Attempt implements AttemptSink {
   private timerKind: TimerKind | undefined;
   private timedOut: TimerKind | undefined;
   private readonly tap = new UsageTap();
+  /** The head of a 400's body, once read (see onProxyRes). */
+  private peeked: PeekedBody | undefined;
   private sseTap: SseTap | undefined;
   private cutOverBudget = false;
   private readonly onAppClose = (): void => {
@@ -142,19 +146,32 @@ export class Attempt implements AttemptSink {
 
   onProxyRes(proxyRes: IncomingMessage): void {
     if (this.ended) return;
+    // A 400 may only say the request does not fit this backend's window, which another backend
+    // can take: its first few KB are read before deciding (peek-body.ts), and replayed after.
+    if (proxyRes.statusCode === 400 && this.peeked === undefined) {
+      void peekBody(proxyRes).then((peeked) => {
+        this.peeked = peeked;
+        this.onProxyRes(proxyRes);
+      });
+      return;
+    }
     this.proxyRes = proxyRes;
     this.ttfbMs = performance.now() - this.startedAt;
     const status = proxyRes.statusCode ?? 502;
     this.status = status;
+    const contextExceeded = this.peeked?.contextExceeded;
     const verdict = this.observe({
       status,
       responseStarted: false,
       clientGone: false,
       retryAfter: header(proxyRes, 'retry-after'),
+      contextExceeded,
     });
     // A redirect never reaches the app (its Location names an internal address), nor does a
-    // failure while another backend remains to be tried: drain the body and give up.
-    if (verdict.kind === 'failure' && (!this.options.last || verdict.failure === 'redirect')) {
+    // failure, or a request too long for this backend, while another backend remains to be
+    // tried: drain the body and give up.
+    const retry = verdict.kind === 'failure' || isContextExceeded(verdict);
+    if (retry && (!this.options.last || (verdict.kind === 'failure' && verdict.failure === 'redirect'))) {
       proxyRes.on('error', noop);
       proxyRes.resume();
       this.finish({
@@ -162,6 +179,7 @@ export class Attempt implements AttemptSink {
         responseStarted: false,
         clientGone: false,
         retryAfter: header(proxyRes, 'retry-after'),
+        contextExceeded,
       });
       return;
     }
@@ -172,6 +190,14 @@ export class Attempt implements AttemptSink {
     // Errors and early closes reach routecar through the port (`onUpstreamBroken`); this keeps
     // an error event with no other listener from becoming an uncaught exception.
     proxyRes.on('error', noop);
+    if (this.peeked !== undefined) this.replayPeeked(proxyRes, this.peeked);
+  }
+
+  /** Hands the app what the 400 peek read, then lets the rest of the body flow. */
+  private replayPeeked(proxyRes: IncomingMessage, peeked: PeekedBody): void {
+    for (const chunk of peeked.chunks) this.onData(chunk);
+    if (peeked.ended) this.onEnd();
+    else if (!this.ended && !this.res.writableNeedDrain) proxyRes.resume();
   }
 
   onError(err: NodeJS.ErrnoException): void {

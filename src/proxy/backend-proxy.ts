@@ -19,6 +19,8 @@ export class BackendProxy {
   private readonly agent: http.Agent;
   /** Path prefix of the backend's base URL (`/v1`), which the app's path already carries. */
   private readonly basePath: string;
+  /** The policy's `query` for this backend (`?api-version=...`), or empty. */
+  private readonly search: string;
 
   constructor(readonly backend: CompiledBackend) {
     const url = new URL(backend.baseUrl);
@@ -28,6 +30,8 @@ export class BackendProxy {
       ? new https.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 })
       : new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
     this.basePath = url.pathname.replace(/\/$/, '');
+    const query = new URLSearchParams(backend.query ?? {}).toString();
+    this.search = query === '' ? '' : `?${query}`;
     this.auth = backendAuth(backend, process.env);
     this.middleware = createProxyMiddleware<IncomingMessage, ServerResponse>({
       target: `${url.protocol}//${url.host}`,
@@ -56,7 +60,7 @@ export class BackendProxy {
 
   /** Starts one attempt: the app path (`/v1/chat/completions`) is mapped under the backend's base URL. */
   send(req: AttemptRequest, port: AttemptPort): void {
-    req.url = this.basePath + req.url.replace(/^\/v1/, '');
+    req.url = this.basePath + req.url.replace(/^\/v1/, '') + this.search;
     void this.middleware(req as unknown as IncomingMessage, port as unknown as ServerResponse, noop);
   }
 

@@ -8,6 +8,7 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { RoutecarError } from '../errors/routecar-error.js';
 import type { Admission, AttemptResult } from '../health/registry.js';
 import type { Endpoint, RequestFeatures } from '../ingress/features.js';
@@ -36,6 +37,16 @@ export interface ForwardContext {
   readonly responseHeaders: (backend: string, attempts: number) => OutgoingHttpHeaders;
   /** The request's tracing scope, when an observer opened one. */
   readonly scope: RequestScope | undefined;
+  /**
+   * One attempt's body and its length and type headers, for a body that is not JSON (multipart
+   * uploads, multipart-model.ts). Absent: `body` with `model` rewritten, as JSON.
+   */
+  readonly encode?: (backend: CompiledBackend) => {
+    readonly body: Buffer | Readable;
+    readonly headers: Readonly<Record<string, string>>;
+  };
+  /** False once a streamed body has been (partly) sent and cannot be sent again: no more attempts. */
+  readonly replayable?: () => boolean;
 }
 
 /** The request path's whole view of health: may this attempt go, and how did it end. */
@@ -85,6 +96,7 @@ export async function forward(
   const failures: string[] = [];
   let lastOutcome: Outcome | undefined;
   let staleRetries = 0;
+  let tried = attempts.length;
   for (let i = 0; i < attempts.length; i++) {
     const name = attempts[i]!;
     const run = await runAttempt(appSocket, res, ctx, deps, i, shape);
@@ -108,6 +120,10 @@ export async function forward(
     lastOutcome = outcome;
     const why = describe(outcome, run.status);
     failures.push(`${name}: ${why}`);
+    if (ctx.replayable?.() === false) {
+      tried = i + 1;
+      break;
+    }
     const next = attempts[i + 1];
     if (next !== undefined) {
       deps.observer.failover?.({
@@ -122,7 +138,7 @@ export async function forward(
   }
   return {
     kind: 'failed',
-    attempts: attempts.length,
+    attempts: tried,
     error: exhausted(ctx.decision.route, failures, lastOutcome),
   };
 }
@@ -166,14 +182,13 @@ async function runAttempt(
   if (!backend || !proxy) return REFUSED;
   const admission = deps.gate.admit(name);
   if (!admission) return REFUSED;
-  ctx.body.model = backend.model;
   // Each backend gets the output limit its prices and the ceiling afford (a pricier failover, less).
   const ceiling = ctx.decision.maxCostUsd;
   writeOutputLimit(ctx.endpoint, ctx.body, shape.sentLimits, outputCap(backend, ctx.features, ceiling));
   const affordable = affordableOutputTokens(backend, ctx.features, ceiling);
-  const body = Buffer.from(JSON.stringify(ctx.body));
+  const { body, headers: lengthHeaders } = ctx.encode?.(backend) ?? jsonBody(ctx.body, backend);
   const traced = ctx.scope?.attempt(name, index + 1);
-  const headers = { ...upstreamHeadersFor(ctx.headers, proxy.auth), 'content-length': String(body.length) };
+  const headers = { ...upstreamHeadersFor(ctx.headers, proxy.auth), ...lengthHeaders };
   if (traced) Object.assign(headers, traced.headers);
   const attempt = new Attempt(appSocket, res, {
     backend,
@@ -213,6 +228,16 @@ async function runAttempt(
   return head.kind === 'committed'
     ? { kind: 'committed', end, usage }
     : { kind: 'abandoned', outcome: end.outcome, status: end.status };
+}
+
+/** The body with `model` rewritten for the backend, as JSON. */
+function jsonBody(
+  body: Record<string, unknown>,
+  backend: CompiledBackend,
+): { body: Buffer; headers: Record<string, string> } {
+  body.model = backend.model;
+  const bytes = Buffer.from(JSON.stringify(body));
+  return { body: bytes, headers: { 'content-length': String(bytes.length) } };
 }
 
 /**

@@ -73,35 +73,53 @@ export interface BackendAuth {
    * are then never sent to it, even when the variable turns out to be unset.
    */
   readonly ownKey: boolean;
-  /** The key, sent as `Authorization: Bearer`; undefined when the variable is unset or empty. */
+  /** The key; undefined when the variable is unset or empty. */
   readonly apiKey: string | undefined;
+  /** The header the key goes in (`authorization` unless the policy's `auth` says otherwise). */
+  readonly header: string;
+  /** `Bearer`: the header reads `Bearer <key>`; `none`: the key alone. */
+  readonly scheme: 'Bearer' | 'none';
+  /** The policy's static headers for this backend, sent on every attempt; undefined when none. */
+  readonly extra: Readonly<Record<string, string>> | undefined;
 }
 
 /** Reads the backend's key from `env` (once per backend, when its proxy is built). */
 export function backendAuth(
-  backend: { readonly apiKeyEnv: string | undefined },
+  backend: {
+    readonly apiKeyEnv: string | undefined;
+    readonly auth?: { readonly header: string; readonly scheme: 'Bearer' | 'none' } | undefined;
+    readonly headers?: Readonly<Record<string, string>> | undefined;
+  },
   env: Readonly<Record<string, string | undefined>>,
 ): BackendAuth {
-  if (backend.apiKeyEnv === undefined) return { ownKey: false, apiKey: undefined };
+  const header = backend.auth?.header ?? 'authorization';
+  const scheme = backend.auth?.scheme ?? 'Bearer';
+  const extra = backend.headers;
+  if (backend.apiKeyEnv === undefined) return { ownKey: false, apiKey: undefined, header, scheme, extra };
   const value = env[backend.apiKeyEnv];
-  return { ownKey: true, apiKey: value === undefined || value === '' ? undefined : value };
+  const apiKey = value === undefined || value === '' ? undefined : value;
+  return { ownKey: true, apiKey, header, scheme, extra };
 }
 
 /**
  * The headers one attempt sends to one backend, from the request's `upstreamRequestHeaders`.
- * A backend with its own key gets that key and none of the app's credential headers. A backend
- * without one gets the headers as they are (the same object: nothing to copy), the app's
- * `authorization`, `api-key`, `x-api-key` and `cookie` included, so an app whose backends all
- * take its own key keeps working through routecar. `shared` is never modified, so a failover from
- * one kind of backend to the other starts from the app's headers again.
+ * A backend with its own key gets that key, in the header and scheme its `auth` names, and none of
+ * the app's credential headers. A backend without one gets the headers as they are (the same
+ * object when it has no static headers either: nothing to copy), the app's `authorization`,
+ * `api-key`, `x-api-key` and `cookie` included, so an app whose backends all take its own key
+ * keeps working through routecar. The policy's static headers go on last. `shared` is never
+ * modified, so a failover from one kind of backend to the other starts from the app's headers again.
  */
 export function upstreamHeadersFor(shared: IncomingHttpHeaders, auth: BackendAuth): IncomingHttpHeaders {
-  if (!auth.ownKey) return shared;
+  if (!auth.ownKey && auth.extra === undefined) return shared;
   const out: IncomingHttpHeaders = {};
   for (const name in shared) {
-    if (!CREDENTIALS.has(name.toLowerCase())) out[name] = shared[name];
+    if (!auth.ownKey || !CREDENTIALS.has(name.toLowerCase())) out[name] = shared[name];
   }
-  if (auth.apiKey !== undefined) out.authorization = `Bearer ${auth.apiKey}`;
+  if (auth.extra !== undefined) for (const name in auth.extra) out[name] = auth.extra[name];
+  if (auth.apiKey !== undefined) {
+    out[auth.header] = auth.scheme === 'Bearer' ? `Bearer ${auth.apiKey}` : auth.apiKey;
+  }
   return out;
 }
 

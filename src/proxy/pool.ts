@@ -31,7 +31,14 @@ export class ProxyPool {
   }
 }
 
-/** Only the address and the key are baked into a BackendProxy; everything else is read per attempt. */
+/**
+ * Only the address, the key and how it is sent, the static headers and the query are baked into a
+ * BackendProxy; everything else is read per attempt.
+ */
 function sameWire(a: CompiledBackend, b: CompiledBackend): boolean {
-  return a.baseUrl === b.baseUrl && a.apiKeyEnv === b.apiKeyEnv;
+  return (
+    a.baseUrl === b.baseUrl &&
+    a.apiKeyEnv === b.apiKeyEnv &&
+    JSON.stringify([a.auth, a.headers, a.query]) === JSON.stringify([b.auth, b.headers, b.query])
+  );
 }

@@ -4,7 +4,13 @@
  */
 import type { BackendHealth, HealthLookup } from '../health/types.js';
 import type { RequestFeatures } from '../ingress/features.js';
-import type { CompiledPolicy, CompiledRoute, RuleActions, SplitWeights } from '../policy/types.js';
+import type {
+  CompiledBackend,
+  CompiledPolicy,
+  CompiledRoute,
+  RuleActions,
+  SplitWeights,
+} from '../policy/types.js';
 import { type LoadSignal, NO_SIGNALS, type SignalLookup } from '../signals/types.js';
 import { affordableOutputTokens, estimateCostUsd, inputCostUsd } from './cost.js';
 import type { CandidateReport, ExclusionReason } from './types.js';
@@ -38,7 +44,8 @@ export interface Candidate {
 /**
  * Builds one candidate per backend of the route, in the order the route lists them, and marks
  * the ones that cannot take this request. Checks run in a fixed order so that each backend
- * reports the most operator-relevant reason: the rule's `only`/`exclude`, an explicit split
+ * reports the most operator-relevant reason: a backend that cannot serve the request at all
+ * (another API, too small a context window), the rule's `only`/`exclude`, an explicit split
  * weight of 0, then health (open breaker, Retry-After cool-down, `maxInflight`).
  * The cost ceiling is applied afterwards by {@link applyCeiling}, because what happens when
  * nothing fits depends on the whole set.
@@ -71,12 +78,26 @@ export function collectCandidates(
       inputCostUsd: inputCostUsd(backend, features),
       overCeiling: affordableOutputTokens(backend, features, ceilingUsd) === 0,
       load: signals(name),
-      excluded: exclusionOf(name, h, backend.maxInflight, actions, split, nowMs),
+      excluded: misfit(backend, features) ?? exclusionOf(name, h, backend.maxInflight, actions, split, nowMs),
       weight: 0,
       terms: undefined,
     };
   }
   return out;
+}
+
+/**
+ * Whether the backend cannot take this request whatever its health: it speaks another API than
+ * the endpoint called, or the request's estimate (prompt plus max_tokens) exceeds its window.
+ */
+function misfit(backend: CompiledBackend, features: RequestFeatures): ExclusionReason | undefined {
+  const anthropic = backend.api === 'anthropic';
+  if (anthropic !== (features.endpoint === 'messages')) return 'wrong_api';
+  const window = backend.contextWindow;
+  if (window !== undefined && features.promptTokens + (features.maxTokens ?? 0) > window) {
+    return 'context_window';
+  }
+  return undefined;
 }
 
 function exclusionOf(

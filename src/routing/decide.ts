@@ -133,6 +133,13 @@ export function decide(input: DecideInput): DecideResult {
   }
 
   if (countUsable(pool) === 0) {
+    // Too long for every window the route offers: the app's to fix, as OpenAI would say it.
+    if (pool.every((c) => c.excluded === 'context_window')) {
+      const message =
+        `the request (about ${features.promptTokens} prompt tokens plus ${features.maxTokens ?? 0} ` +
+        `max_tokens) fits no context window of route "${route.name}": ${describeExclusions(pool)}`;
+      return refuse('context_length_exceeded', 400, message, requested, route.name, rules, features, all);
+    }
     const message = `no healthy backend for route "${route.name}": ${describeExclusions(pool)}`;
     return refuse('no_healthy_backend', 503, message, requested, route.name, rules, features, all);
   }

@@ -13,7 +13,11 @@ export type ExclusionReason =
   | 'not_in_rule_only'
   | 'split_weight_zero'
   /** A `zone-only` route: the backend is outside the sidecar's zone. */
-  | 'other_zone';
+  | 'other_zone'
+  /** The backend speaks another API than the endpoint called (`api` in the policy). */
+  | 'wrong_api'
+  /** The request's estimated prompt plus max_tokens exceeds the backend's `contextWindow`. */
+  | 'context_window';
 
 export interface CandidateReport {
   readonly backend: string;
@@ -63,7 +67,13 @@ export interface Decision {
 
 /** Why no decision could be made; mapped to an OpenAI-shaped error at the edge. */
 export interface DecisionRefusal {
-  readonly code: 'model_not_found' | 'no_healthy_backend' | 'over_budget' | 'denied' | 'pin_not_allowed';
+  readonly code:
+    | 'model_not_found'
+    | 'no_healthy_backend'
+    | 'over_budget'
+    | 'denied'
+    | 'pin_not_allowed'
+    | 'context_length_exceeded';
   readonly message: string;
   /** HTTP status to answer with. */
   readonly status: number;

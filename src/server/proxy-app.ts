@@ -9,9 +9,10 @@ import express, { type Express } from 'express';
 import { ClassifierClient } from '../classify/client.js';
 import { classifyRequest } from '../classify/classify-request.js';
 import type { Endpoint, RequestFeatures } from '../ingress/features.js';
-import { ENDPOINT_PATHS, extractRequest } from '../ingress/extract.js';
-import { readBody, settleBody } from '../ingress/read-body.js';
-import type { CompiledPolicy } from '../policy/types.js';
+import { ENDPOINT_PATHS, extractFromBody, extractRequest, MULTIPART_PATHS } from '../ingress/extract.js';
+import { MultipartBody, readMultipartModel } from '../ingress/multipart-model.js';
+import { DEFAULT_BODY_TIMEOUT_MS, readBody, settleBody } from '../ingress/read-body.js';
+import type { CompiledBackend, CompiledPolicy } from '../policy/types.js';
 import { NO_TENANT, type BudgetVerdict, type SpendLedger } from '../budget/ledger.js';
 import type { Outcome } from '../outcome/classify.js';
 import { formatUsd } from '../routing/cost.js';
@@ -41,7 +42,10 @@ export interface ProxyAppDeps extends ForwardDeps {
   readonly classifier?: ClassifierClient;
 }
 
-const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map(Object.entries(ENDPOINT_PATHS));
+const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
+  ...Object.entries(ENDPOINT_PATHS),
+  ...Object.entries(MULTIPART_PATHS),
+]);
 
 /**
  * The app-facing request listener. The four OpenAI POST endpoints are dispatched here, directly:
@@ -84,17 +88,27 @@ function createProxyApp(deps: ProxyAppDeps): Express {
   app.disable('etag');
   // Before any route: absolute-form targets, foreign Host and Origin headers never reach routing.
   app.use(requestGuard(deps.hosts));
-  for (const [path, endpoint] of Object.entries(ENDPOINT_PATHS)) {
+  for (const [path, endpoint] of ENDPOINTS) {
     app.post(path, (req, res) => {
       void handle(req, res, endpoint, path, deps);
     });
   }
   app.get('/v1/models', (_req, res) => {
     const policy = deps.policy();
-    const data = policy
-      ? [...policy.routes.keys()].map((id) => ({ id, object: 'model', created: 0, owned_by: 'routecar' }))
-      : [];
+    const data = policy ? [...policy.routes.keys()].map(modelObject) : [];
     res.json({ object: 'list', data });
+  });
+  // What the SDK's models.retrieve asks; a route name may hold slashes (`meta/llama`), sent as
+  // one encoded segment or several.
+  app.get('/v1/models/*id', (req, res) => {
+    const raw = (req.params as { id: string | string[] }).id;
+    const id = Array.isArray(raw) ? raw.join('/') : raw;
+    const policy = deps.policy();
+    if (policy === undefined || !policy.routes.has(id)) {
+      sendError(res, new RoutecarError(404, 'model_not_found', `The model '${id}' does not exist`));
+      return;
+    }
+    res.json(modelObject(id));
   });
   // Not an open proxy: anything that is not an OpenAI endpoint ends here.
   app.use((req, res) => {
@@ -144,8 +158,11 @@ async function handle(
   try {
     policy = deps.policy();
     if (!policy) throw new RoutecarError(503, 'not_ready', 'routecar has no policy loaded yet');
-    const raw = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs);
-    const extracted = extractRequest(endpoint, req.headers, raw);
+    const upload = MULTIPART_ENDPOINTS.has(endpoint) ? await readUpload(req, deps) : undefined;
+    const extracted =
+      upload === undefined
+        ? extractRequest(endpoint, req.headers, await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs))
+        : extractFromBody(endpoint, req.headers, { model: upload.model }, upload.payloadBytes);
     features = extracted.features;
     const overBudget = deps.spend?.check(policy.budgets, features.tenant, Date.now());
     if (overBudget !== undefined && !overBudget.ok) {
@@ -207,6 +224,10 @@ async function handle(
         headers: upstreamRequestHeaders(req.headers, requestId),
         responseHeaders: routecarHeaders,
         scope,
+        ...(upload && {
+          encode: (backend: CompiledBackend) => upload.body.forBackend(backend.model),
+          replayable: () => upload.body.replayable,
+        }),
       },
       deps,
     );
@@ -271,6 +292,27 @@ function budgetExhausted(v: Extract<BudgetVerdict, { ok: false }>): RoutecarErro
   );
 }
 
+/** Endpoints whose body is a multipart form, read only as far as its `model` part. */
+const MULTIPART_ENDPOINTS: ReadonlySet<Endpoint> = new Set(Object.values(MULTIPART_PATHS));
+
+/** A multipart upload, read as far as its `model` part; the rest streams through per attempt. */
+async function readUpload(
+  req: IncomingMessage,
+  deps: ProxyAppDeps,
+): Promise<{ model: string; payloadBytes: number; body: MultipartBody }> {
+  const head = await readMultipartModel(
+    req,
+    deps.maxBodyBytes,
+    deps.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+  );
+  const declared = Number(req.headers['content-length']);
+  return {
+    model: head.model,
+    payloadBytes: Number.isSafeInteger(declared) ? declared : head.prefix.length,
+    body: new MultipartBody(req, head),
+  };
+}
+
 /** What the edge adds to the request-level fields every report shares. */
 type ReportFields = Omit<
   RequestReport,
@@ -291,6 +333,11 @@ const NO_ANSWER = {
   usage: undefined,
   costUsd: undefined,
 } as const;
+
+/** A route as an OpenAI model object. */
+function modelObject(id: string): { id: string; object: 'model'; created: number; owned_by: string } {
+  return { id, object: 'model', created: 0, owned_by: 'routecar' };
+}
 
 /** A request routecar answered itself before any attempt. */
 function refusedFields(err: RoutecarError, route: string, rule: string | undefined): ReportFields {

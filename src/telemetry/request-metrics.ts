@@ -63,6 +63,12 @@ export const OPERATION: Readonly<Record<Endpoint, string>> = {
   completions: 'text_completion',
   embeddings: 'embeddings',
   responses: 'chat',
+  // No operation in the conventions for these: each gets its own name, so no two share a series.
+  moderations: 'moderation',
+  rerank: 'rerank',
+  score: 'score',
+  'audio.transcriptions': 'transcription',
+  messages: 'chat',
 };
 
 /**
@@ -75,6 +81,11 @@ export const API_TYPE: Readonly<Record<Endpoint, string>> = {
   completions: 'completions',
   embeddings: 'embeddings',
   responses: 'responses',
+  moderations: 'moderations',
+  rerank: 'rerank',
+  score: 'score',
+  'audio.transcriptions': 'audio_transcriptions',
+  messages: 'messages',
 };
 
 /** Route label of a request for a route the policy does not have (the name is the app's, unbounded). */

@@ -45,7 +45,13 @@ const KINDS = [
   ['completions', '/completions', { prompt: 'hi' }, 'completions'],
   ['embeddings', '/embeddings', { input: 'hi' }, 'embeddings'],
   ['responses', '/responses', { input: 'hi' }, 'responses'],
+  ['moderations', '/moderations', { input: 'hi' }, 'moderations'],
+  ['rerank', '/rerank', { query: 'hi', documents: ['a', 'b'] }, 'rerank'],
+  ['score', '/score', { text_1: 'hi', text_2: ['a', 'b'] }, 'score'],
 ] as const;
+
+/** Kinds with a streaming form. */
+const STREAMING: ReadonlySet<string> = new Set(['chat completions', 'completions', 'responses']);
 
 async function call(path: string, body: object, stream: boolean): Promise<void> {
   const streamFields = stream
@@ -94,8 +100,7 @@ describe('one series per name and label set', () => {
   it('has no duplicate series after each endpoint kind, streamed and not, and counts every kind apart', async () => {
     const sent = new Map<string, number>();
     for (const [kind, path, body, apiType] of KINDS) {
-      // Embeddings have no streaming form.
-      for (const stream of kind === 'embeddings' ? [false] : [false, true]) {
+      for (const stream of STREAMING.has(kind) ? [false, true] : [false]) {
         await call(path, body, stream);
         sent.set(apiType, (sent.get(apiType) ?? 0) + 1);
         const samples = parsePromText(await metricsText());
@@ -115,6 +120,9 @@ describe('one series per name and label set', () => {
       completions: 'text_completion',
       embeddings: 'embeddings',
       responses: 'chat',
+      moderations: 'moderation',
+      rerank: 'rerank',
+      score: 'score',
     });
     // Streams of every streaming kind have their own time-to-first-chunk series.
     const ttfc = select(samples, 'gen_ai_client_operation_time_to_first_chunk_seconds_count');

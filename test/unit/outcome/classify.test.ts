@@ -5,6 +5,7 @@ import {
   classify,
   isRetryable,
   parseRetryAfter,
+  saysContextExceeded,
   type Observation,
   type Outcome,
 } from '../../../src/outcome/classify.js';
@@ -121,6 +122,17 @@ describe('classify', () => {
     ],
     // the app's own mistakes and the app going away
     ['400', { status: 400, responseStarted: true }, { kind: 'ignored', reason: 'client_error' }],
+    // a request too long for this backend's window: retryable elsewhere, never the backend's fault
+    [
+      '400 context_length_exceeded',
+      { status: 400, contextExceeded: true },
+      { kind: 'ignored', reason: 'context_length_exceeded' },
+    ],
+    [
+      'only a 400 can say the context was exceeded',
+      { status: 422, contextExceeded: true },
+      { kind: 'ignored', reason: 'client_error' },
+    ],
     ['401', { status: 401, responseStarted: true }, { kind: 'ignored', reason: 'client_error' }],
     ['404', { status: 404, responseStarted: true }, { kind: 'ignored', reason: 'client_error' }],
     ['422', { status: 422, responseStarted: true }, { kind: 'ignored', reason: 'client_error' }],
@@ -183,5 +195,36 @@ describe('isRetryable', () => {
     expect(isRetryable({ kind: 'success' }, false)).toBe(false);
     expect(isRetryable({ kind: 'ignored', reason: 'client_error' }, false)).toBe(false);
     expect(isRetryable({ kind: 'ignored', reason: 'client_gone' }, false)).toBe(false);
+    expect(isRetryable({ kind: 'ignored', reason: 'context_length_exceeded' }, false)).toBe(true);
+    expect(isRetryable({ kind: 'ignored', reason: 'context_length_exceeded' }, true)).toBe(false);
+  });
+});
+
+describe('saysContextExceeded: the bodies of a context-window 400', () => {
+  const table: Array<[string, string, boolean]> = [
+    [
+      'OpenAI',
+      '{"error":{"message":"This model\'s maximum context length is 8192 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}',
+      true,
+    ],
+    [
+      'vLLM',
+      '{"object":"error","message":"This model\'s maximum context length is 4096 tokens. However, you requested 5000 tokens","type":"BadRequestError","param":null,"code":400}',
+      true,
+    ],
+    [
+      'TGI',
+      '{"error":"Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 4000 `inputs` tokens and 200 `max_new_tokens`","error_type":"validation"}',
+      true,
+    ],
+    [
+      'Anthropic',
+      '{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}',
+      true,
+    ],
+    ['another 400', '{"error":{"message":"temperature must be <= 2","code":"invalid_value"}}', false],
+  ];
+  it.each(table)('%s', (_name, body, expected) => {
+    expect(saysContextExceeded(body)).toBe(expected);
   });
 });

@@ -108,3 +108,36 @@ describe('upstreamHeadersFor: the app credentials a backend receives', () => {
     expect(out).toEqual({ authorization: 'Bearer backend-key' });
   });
 });
+
+describe('upstreamHeadersFor: the auth shape, static headers of a backend', () => {
+  const table: Array<
+    [string, { header: 'authorization' | 'api-key' | 'x-api-key'; scheme: 'Bearer' | 'none' }, string, string]
+  > = [
+    ['OpenAI, vLLM', { header: 'authorization', scheme: 'Bearer' }, 'authorization', 'Bearer backend-key'],
+    ['Azure OpenAI', { header: 'api-key', scheme: 'none' }, 'api-key', 'backend-key'],
+    ['Anthropic', { header: 'x-api-key', scheme: 'none' }, 'x-api-key', 'backend-key'],
+    [
+      'a gateway wanting a bearer in x-api-key',
+      { header: 'x-api-key', scheme: 'Bearer' },
+      'x-api-key',
+      'Bearer backend-key',
+    ],
+  ];
+  it.each(table)('%s: the key goes in %j, and no other credential', (_name, auth, header, value) => {
+    const out = upstreamHeadersFor(shared, backendAuth({ apiKeyEnv: 'K', auth }, { K: 'backend-key' }));
+    expect(out[header]).toBe(value);
+    for (const name of APP_CREDENTIAL_HEADERS) if (name !== header) expect(out).not.toHaveProperty(name);
+  });
+
+  it('static headers go on every request, over the app’s, with or without a key of its own', () => {
+    const headers = { 'anthropic-version': '2023-06-01', 'x-tenant-id': 'routecar' };
+    for (const apiKeyEnv of ['K', undefined]) {
+      const out = upstreamHeadersFor(shared, backendAuth({ apiKeyEnv, headers }, { K: 'backend-key' }));
+      expect(out).toMatchObject({ 'anthropic-version': '2023-06-01', 'x-tenant-id': 'routecar' });
+    }
+    // Pass-through credentials stay when the backend has no key of its own.
+    const passThrough = upstreamHeadersFor(shared, backendAuth({ apiKeyEnv: undefined, headers }, {}));
+    expect(passThrough.authorization).toBe('Bearer app-key');
+    expect(shared['anthropic-version']).toBeUndefined();
+  });
+});
