@@ -31,6 +31,10 @@ export interface RuntimeConfig {
   readonly maxBodyBytes: number;
   /** ROUTECAR_BODY_TIMEOUT_MS: deadline for a whole request body (408 request_timeout). */
   readonly bodyTimeoutMs: number;
+  /** ROUTECAR_PROMETHEUS_URL: a Prometheus-compatible query API for the fleet's view; unset: local only. */
+  readonly prometheusUrl: string | undefined;
+  /** ROUTECAR_FLEET_INTERVAL_MS: how often the fleet's figures are read from it (default 10 s). */
+  readonly fleetIntervalMs: number;
   /** Graceful drain deadline on SIGTERM. */
   readonly drainTimeoutMs: number;
   /** Start demo backends for the policy's loopback backends that do not answer. */
@@ -52,6 +56,7 @@ export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:4101';
 export const DEFAULT_STATE_DIR = './.routecar';
 export const DEFAULT_CONSUL_PREFIX = 'routecar/';
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+export const DEFAULT_FLEET_INTERVAL_MS = 10_000;
 
 export interface StartFlags {
   readonly policy?: string;
@@ -76,6 +81,12 @@ export function resolveConfig(flags: StartFlags, env: NodeJS.ProcessEnv): Runtim
       env.ROUTECAR_BODY_TIMEOUT_MS,
       DEFAULT_BODY_TIMEOUT_MS,
       'ROUTECAR_BODY_TIMEOUT_MS',
+    ),
+    prometheusUrl: httpUrl(env.ROUTECAR_PROMETHEUS_URL, 'ROUTECAR_PROMETHEUS_URL'),
+    fleetIntervalMs: positiveInt(
+      env.ROUTECAR_FLEET_INTERVAL_MS,
+      DEFAULT_FLEET_INTERVAL_MS,
+      'ROUTECAR_FLEET_INTERVAL_MS',
     ),
     drainTimeoutMs: positiveInt(
       env.ROUTECAR_DRAIN_TIMEOUT_MS,
@@ -177,6 +188,21 @@ export function isLoopback(host: string): boolean {
 
 function withSlash(prefix: string): string {
   return prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+
+/** An http(s) base URL, or undefined when unset or empty. */
+function httpUrl(value: string | undefined, what: string): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`${what}: expected an http:// or https:// URL, got "${value}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`${what}: expected an http:// or https:// URL, got "${value}"`);
+  }
+  return value.replace(/\/+$/, '');
 }
 
 function positiveInt(value: string | undefined, fallback: number, what: string): number {

@@ -11,11 +11,13 @@ import type { BackendDocument, PolicyDocument, RouteDocument } from './schema.js
 import { checkSplit } from './splits.js';
 import type {
   CompiledBackend,
+  CompiledBudgets,
   CompiledClassifier,
   CompiledPolicy,
   CompiledRoute,
   SplitWeights,
   StickyKey,
+  TenantBudget,
 } from './types.js';
 
 /**
@@ -65,11 +67,22 @@ export function compilePolicy(
     routes,
     rules: rules.rules,
     ...(classifiers === undefined ? {} : { classifiers }),
+    ...(document.budgets === undefined ? {} : { budgets: compileBudgets(document.budgets) }),
     headersRead: headersRead(document.rules, routes),
     breaker: Object.freeze({ ...document.breaker }),
     window: Object.freeze({ ...document.window }),
   };
   return { ok: true, policy: Object.freeze(policy) };
+}
+
+function compileBudgets(budgets: NonNullable<PolicyDocument['budgets']>): CompiledBudgets {
+  const tenants = new Map<string, TenantBudget>();
+  for (const [tenant, b] of Object.entries(budgets.tenants ?? {}))
+    tenants.set(tenant, Object.freeze({ ...b }));
+  return Object.freeze({
+    tenants,
+    default: budgets.default === undefined ? undefined : Object.freeze({ ...budgets.default }),
+  });
 }
 
 /** The request headers rules match and sticky keys hash, lower case, sorted, once each. */

@@ -236,6 +236,19 @@ const routeSchema = z
   .describe('A name clients send as model, and how its requests are spread over backends.');
 
 /** The whole policy document. */
+const usdLimit = z.number().positive('must be > 0').max(1e9, 'must be at most 1e9');
+
+/** One tenant's spend limits: per UTC hour, per UTC day, or both. */
+const budgetSchema = z
+  .strictObject({
+    usdPerHour: usdLimit.optional().describe('USD a tenant may spend per UTC clock hour.'),
+    usdPerDay: usdLimit.optional().describe('USD a tenant may spend per UTC day.'),
+  })
+  .refine(
+    (b) => b.usdPerHour !== undefined || b.usdPerDay !== undefined,
+    'set usdPerHour, usdPerDay or both',
+  );
+
 export const policyDocumentSchema = z
   .strictObject({
     version: z.literal(1, { error: 'unsupported policy version (expected 1)' }).describe('Always 1.'),
@@ -260,6 +273,20 @@ export const policyDocumentSchema = z
       )
       .optional()
       .describe('External prompt classifiers by name, read by rules through match.class.'),
+    budgets: z
+      .strictObject({
+        tenants: z
+          .record(z.string().min(1), budgetSchema)
+          .optional()
+          .describe('Spend budgets by tenant (x-tenant-id, as rules see it).'),
+        default: budgetSchema
+          .optional()
+          .describe(
+            'The budget of every tenant not named under tenants (requests without a tenant included).',
+          ),
+      })
+      .optional()
+      .describe('USD spend budgets per tenant; a tenant over budget gets 429 budget_exhausted.'),
     rules: z
       .array(ruleSchema)
       .default([])

@@ -195,6 +195,22 @@ export interface CompiledPolicy {
    * another policy. Absent in hand-built policies (tests): read as none.
    */
   readonly headersRead?: readonly string[];
+  /** Spend budgets per tenant; absent when the policy sets none. */
+  readonly budgets?: CompiledBudgets;
   readonly breaker: BreakerSettings;
   readonly window: WindowSettings;
+}
+
+/** One tenant's spend limits (at least one is set). */
+export interface TenantBudget {
+  /** USD per UTC clock hour. */
+  readonly usdPerHour?: number;
+  /** USD per UTC day. */
+  readonly usdPerDay?: number;
+}
+
+/** `budgets`: named tenants' budgets, and the one every other tenant gets. */
+export interface CompiledBudgets {
+  readonly tenants: ReadonlyMap<string, TenantBudget>;
+  readonly default: TenantBudget | undefined;
 }

@@ -73,6 +73,8 @@ export interface RequestReport {
   /** USD cost at the serving backend's prices, when usage was seen. */
   readonly costUsd: number | undefined;
   readonly tenant: string | undefined;
+  /** The tenant, when the policy names it under `budgets.tenants` (a bounded label for spend). */
+  readonly budgetTenant?: string | undefined;
   readonly policyVersion: string;
   /** The first rule that applied (Decision.rule). */
   readonly rule: string | undefined;

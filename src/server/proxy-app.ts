@@ -13,7 +13,9 @@ import { ENDPOINT_PATHS, extractFromBody, extractRequest, MULTIPART_PATHS } from
 import { MultipartBody, readMultipartModel } from '../ingress/multipart-model.js';
 import { DEFAULT_BODY_TIMEOUT_MS, readBody, settleBody } from '../ingress/read-body.js';
 import type { CompiledBackend, CompiledPolicy } from '../policy/types.js';
+import { NO_TENANT, type BudgetVerdict, type SpendLedger } from '../budget/ledger.js';
 import type { Outcome } from '../outcome/classify.js';
+import { formatUsd } from '../routing/cost.js';
 import type { RequestObserver, RequestReport, RequestScope } from '../proxy/events.js';
 import { forward, type ForwardDeps } from '../proxy/forward.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
@@ -34,6 +36,8 @@ export interface ProxyAppDeps extends ForwardDeps {
   readonly random: () => number;
   /** Which Host (and Origin) names the listener answers to; see hardening.ts. */
   readonly hosts: HostPolicyOptions;
+  /** Tenants' spend against the policy's budgets; none checked when absent. */
+  readonly spend?: SpendLedger;
   /** Asks the policy's classifiers (`match.class` rules); default: one client for this listener. */
   readonly classifier?: ClassifierClient;
 }
@@ -141,6 +145,10 @@ async function handle(
       durationMs: performance.now() - startedAtPerf,
       stream: features?.stream ?? false,
       tenant: features?.tenant,
+      budgetTenant:
+        features?.tenant !== undefined && policy?.budgets?.tenants.has(features.tenant)
+          ? features.tenant
+          : undefined,
       policyVersion: policy?.version ?? 'none',
       ...fields,
     };
@@ -156,6 +164,14 @@ async function handle(
         ? extractRequest(endpoint, req.headers, await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs))
         : extractFromBody(endpoint, req.headers, { model: upload.model }, upload.payloadBytes);
     features = extracted.features;
+    const overBudget = deps.spend?.check(policy.budgets, features.tenant, Date.now());
+    if (overBudget !== undefined && !overBudget.ok) {
+      const err = budgetExhausted(overBudget);
+      const route = policy.routes.has(features.route) ? features.route : 'unknown';
+      sendError(res, err, { 'retry-after': String(overBudget.retryAfterS) });
+      report(refusedFields(err, route, undefined));
+      return;
+    }
     // Only when a rule that reads a classifier is reached; decide itself never waits.
     if (policy.classifiers !== undefined && deps.classifier !== undefined)
       features = await classifyRequest(policy, features, deps.classifier);
@@ -262,6 +278,18 @@ async function handle(
     sendError(res, error, undefined);
     report(refusedFields(error, route, undefined));
   }
+}
+
+/** 429 for a tenant whose budget is spent; the tenant is the app's header, so it is quoted and cut. */
+function budgetExhausted(v: Extract<BudgetVerdict, { ok: false }>): RoutecarError {
+  const who =
+    v.tenant === NO_TENANT ? 'requests without a tenant' : `tenant ${JSON.stringify(v.tenant.slice(0, 100))}`;
+  return new RoutecarError(
+    429,
+    'budget_exhausted',
+    `${who} spent ${formatUsd(v.spentUsd)} of its ${formatUsd(v.limitUsd)} budget this ${v.window} (UTC); ` +
+      `it renews in ${v.retryAfterS} s`,
+  );
 }
 
 /** Endpoints whose body is a multipart form, read only as far as its `model` part. */

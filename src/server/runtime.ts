@@ -5,6 +5,8 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FleetSpendReader } from '../budget/fleet.js';
+import { SpendLedger, type LocalSpend } from '../budget/ledger.js';
 import { HealthRegistry } from '../health/registry.js';
 import { SignalScraper } from '../signals/scraper.js';
 import { loadLastGood } from '../policy/last-good.js';
@@ -28,6 +30,8 @@ export interface Runtime {
   /** Actual bound addresses (ports resolved when 0 was asked for). */
   readonly listen: ListenAddress;
   readonly adminListen: ListenAddress;
+  /** This sidecar's spend of the budgeted tenants, for telemetry. */
+  readonly spend: { windowSpend(): readonly LocalSpend[] };
   /** Stops accepting, lets in-flight requests finish up to the deadline, then closes everything. */
   drain(deadlineMs: number): Promise<void>;
   /** Closes everything at once. */
@@ -77,8 +81,28 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const sources = await startSources(config, store, logger, options.firstPolicyTimeoutMs ?? 5_000);
 
-  const observer = combineObservers([...(options.observers ?? []), requestLog(logger)], (err, event) =>
-    logger.error({ err, event }, 'a request observer failed; the request is unaffected'),
+  // Tenants' spend: counted locally at once, and fleet-wide when a Prometheus is configured.
+  const spend = new SpendLedger();
+  const fleetSpend = config.prometheusUrl
+    ? new FleetSpendReader({
+        prometheusUrl: config.prometheusUrl,
+        ledger: spend,
+        now: Date.now,
+        intervalMs: config.fleetIntervalMs,
+        onError: (err) =>
+          logger.warn({ err: err.message }, 'fleet spend unreadable; enforcing local spend only'),
+      })
+    : undefined;
+  fleetSpend?.start();
+  const spendRecorder: RequestObserver = {
+    requestFinished: (r) => {
+      if (r.costUsd !== undefined) spend.record(store.current()?.budgets, r.tenant, r.costUsd, Date.now());
+    },
+  };
+
+  const observer = combineObservers(
+    [spendRecorder, ...(options.observers ?? []), requestLog(logger)],
+    (err, event) => logger.error({ err, event }, 'a request observer failed; the request is unaffected'),
   );
 
   const proxyApp = createProxyListener({
@@ -87,6 +111,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     observer,
     proxies,
     gate: health,
+    spend,
     maxBodyBytes: config.maxBodyBytes,
     bodyTimeoutMs: config.bodyTimeoutMs,
     random: Math.random,
@@ -99,6 +124,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       policyVersion: store.current()?.version,
       backends: health.allStats(),
       signals: signals.stats(),
+      budgets: {
+        spend: spend.view(store.current()?.budgets, Date.now()),
+        fleet: fleetSpend?.status() ?? null,
+      },
     }),
     policy: () => ({ ...store.status(), document: store.redacted() }),
     explain: (body, headers) =>
@@ -127,6 +156,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     await Promise.all([closeServer(proxyServer), closeServer(adminServer)]);
     proxies.close();
     signals.close();
+    fleetSpend?.stop();
     health.shutdown();
     await store.flush();
   };
@@ -134,6 +164,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   return {
     store,
     health,
+    spend: { windowSpend: () => spend.localSpend(store.current()?.budgets, Date.now()) },
     listen,
     adminListen,
     async drain(deadlineMs: number): Promise<void> {

@@ -30,6 +30,16 @@ export const ROUTECAR = {
   failovers: 'routecar.failovers',
   /** Counter, USD (unit `{USD}`): cost of answered requests at the serving backend's prices. */
   costUsd: 'routecar.cost.usd',
+  /**
+   * Counter, USD: spend of the tenants the policy names under `budgets.tenants` (a label the
+   * policy bounds); the fleet view sums it across sidecars to enforce fleet-wide budgets.
+   */
+  tenantSpendUsd: 'routecar.tenant.spend.usd',
+  /**
+   * Gauge, USD: this sidecar's spend of each budgeted tenant in the current UTC hour and day
+   * (labels `routecar.window`, `routecar.window_start`); the fleet view sums it across sidecars.
+   */
+  tenantWindowSpendUsd: 'routecar.tenant.window.spend.usd',
   /** Counter: breaker state changes, by backend and the state entered. */
   breakerTransitions: 'routecar.breaker.transitions',
   /** Gauge (state set): 1 for the breaker's current state, 0 for the other two. */
@@ -85,6 +95,10 @@ export const ATTR = {
   classifier: 'routecar.classifier',
   /** `reported` (the backend's usage) or `estimated` (routecar counted: no usage came back). */
   usage: 'routecar.usage',
+  /** A budget window: `hour` or `day` (UTC). */
+  window: 'routecar.window',
+  /** Start of that window, epoch seconds. */
+  windowStart: 'routecar.window_start',
 } as const;
 
 /** Recommended by the GenAI conventions for `gen_ai.client.operation.duration`, seconds. */

@@ -147,6 +147,7 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
   private readonly requests: CounterFamily;
   private readonly failovers: CounterFamily;
   private readonly cost: CounterFamily;
+  private readonly tenantSpend: CounterFamily;
   private readonly classifications: CounterFamily;
   private readonly tenants: LabelCap | undefined;
   private readonly attempts = new Map<string, AttemptSeries>();
@@ -217,6 +218,14 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
       },
       this.now,
     );
+    this.tenantSpend = new CounterFamily(
+      {
+        name: ROUTECAR.tenantSpendUsd,
+        unit: '{USD}',
+        description: 'Spend of the tenants named in the policy budgets, at the serving backends prices.',
+      },
+      this.now,
+    );
     this.classifications = new CounterFamily(
       {
         name: ROUTECAR.classifierCalls,
@@ -245,7 +254,8 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
     const series = this.attemptSeries(r, errorType);
     series.duration.record(r.durationMs / 1000);
     if (errorType !== undefined) return;
-    const usage = r.usage;
+    // The GenAI token figures are the backend's own; routecar's estimates only price the request.
+    const usage = r.usage?.estimated === true ? undefined : r.usage;
     if (usage) {
       series.input.record(usage.inputTokens);
       // Embeddings have no output tokens; the conventions record input only.
@@ -294,6 +304,10 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
       })
       .add(1);
     if (r.costUsd === undefined) return;
+    if (r.budgetTenant !== undefined) {
+      const t = r.budgetTenant;
+      this.tenantSpend.get(t, () => ({ [ATTR.tenant]: t })).add(r.costUsd);
+    }
     // "none" is one fixed value, not a tenant: it never takes a place under the cap.
     const tenant = this.tenants && (r.tenant === undefined ? NO_TENANT : this.tenants.label(r.tenant));
     const usage = r.usage?.estimated === true ? 'estimated' : 'reported';
@@ -326,6 +340,7 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
       this.requests,
       this.failovers,
       this.cost,
+      this.tenantSpend,
       this.classifications,
     ]
       .map((f) => f.toMetricData())

@@ -27,6 +27,7 @@ import { withUnitSuffixes } from './prometheus-names.js';
 import { RequestMetrics } from './request-metrics.js';
 import { buildResource } from './resource.js';
 import type { TelemetrySettings } from './settings.js';
+import type { LocalSpend } from '../budget/ledger.js';
 import { StateMetricsProducer } from './state-metrics.js';
 import type { Tracing } from './tracing.js';
 
@@ -41,6 +42,8 @@ export interface TelemetryTarget {
     status(): PolicyStatus;
     onChange(listener: (change: PolicyChange) => void): () => void;
   };
+  /** This sidecar's spend of the budgeted tenants (see budget/ledger.ts). */
+  readonly spend?: { windowSpend(): readonly LocalSpend[] };
 }
 
 export interface Telemetry {
@@ -133,7 +136,7 @@ export async function startTelemetry(settings: TelemetrySettings, logger: Logger
     attach(target) {
       current = () => target.store.current();
       if (!meterProvider) return;
-      state.attach({ health: target.health, policy: target.store });
+      state.attach({ health: target.health, policy: target.store, spend: target.spend });
       target.store.onChange(() => requestMetrics.policyChanged());
     },
     async shutdown(deadlineMs = 3_000) {

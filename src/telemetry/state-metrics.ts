@@ -21,6 +21,7 @@ import {
 import type { Resource } from '@opentelemetry/resources';
 import type { BackendStats, BreakerTransition } from '../health/registry.js';
 import type { BreakerState, Quantiles } from '../health/types.js';
+import type { LocalSpend } from '../budget/ledger.js';
 import type { PolicyStatus } from '../policy/store-types.js';
 import { CounterFamily, hrTimeOf } from './aggregates.js';
 import { ATTR, ROUTECAR, SCOPE } from './names.js';
@@ -32,6 +33,8 @@ export interface StateSources {
     onBreakerTransition(listener: (t: BreakerTransition) => void): () => void;
   };
   readonly policy: { status(): PolicyStatus };
+  /** This sidecar's spend of the budgeted tenants in their current windows; absent: none. */
+  readonly spend?: { windowSpend(): readonly LocalSpend[] };
 }
 
 /** Breaker states as label values (snake case, like the rest of the label values). */
@@ -119,6 +122,12 @@ export class StateMetricsProducer implements MetricProducer {
       windowRequests.push(point(backend, s.requests));
       inflight.push(point(backend, s.inflight));
     }
+    const spend: DataPoint<number>[] = (sources.spend?.windowSpend() ?? []).map((s) =>
+      point(
+        { [ATTR.tenant]: s.tenant, [ATTR.window]: s.window, [ATTR.windowStart]: String(s.startMs / 1000) },
+        s.usd,
+      ),
+    );
     const status = sources.policy.status();
     const reloads: DataPoint<number>[] = [
       {
@@ -174,6 +183,12 @@ export class StateMetricsProducer implements MetricProducer {
         '',
         'Always 1; the serving policy version and its source are the attributes.',
         info,
+      ),
+      gauge(
+        ROUTECAR.tenantWindowSpendUsd,
+        '{USD}',
+        "This sidecar's spend of each budgeted tenant in the current UTC hour and day.",
+        spend,
       ),
       this.transitions.toMetricData(),
     ].filter((m) => m.dataPoints.length > 0);

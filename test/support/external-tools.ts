@@ -25,7 +25,8 @@ export const EXTERNAL_TOOLS = {
     command: 'prometheus',
     usedBy:
       'test/e2e/telemetry-prometheus.test.ts (a real Prometheus scrapes routecar and runs the dashboard queries), ' +
-      'test/e2e/canary-controller.test.ts (the canary controller reads two sidecars through it)',
+      'test/e2e/canary-controller.test.ts (the canary controller reads two sidecars through it), ' +
+      'test/e2e/tenant-budgets.test.ts (two sidecars share a tenant budget through it)',
     install: 'apt-get install prometheus (Debian/Ubuntu), or put a Prometheus 2.x/3.x binary on PATH',
   },
   promtool: {

@@ -41,6 +41,8 @@ export interface StartRoutecarOptions {
   /** Label in diagnostics. */
   readonly name?: string;
   readonly readyTimeoutMs?: number;
+  /** `HOST:PORT` for the admin listener (default an ephemeral port), e.g. for a Prometheus set up first. */
+  readonly adminListen?: string;
 }
 
 /** A running routecar. */
@@ -87,7 +89,8 @@ export async function writePolicy(
 export async function startRoutecar(options: StartRoutecarOptions): Promise<Routecar> {
   const { dir, file } = await writePolicy(options.policy);
   const name = options.name ?? `routecar-${++counter}`;
-  const args = ['start', '--policy', file, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'];
+  const admin = options.adminListen ?? '127.0.0.1:0';
+  const args = ['start', '--policy', file, '--listen', '127.0.0.1:0', '--admin-listen', admin];
   // The "routecar ready" line is logged at info, so the level stays at info.
   const env = { ROUTECAR_STATE_DIR: join(dir, 'state'), ...options.env, ROUTECAR_LOG_LEVEL: 'info' };
   const child = options.group
