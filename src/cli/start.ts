@@ -4,6 +4,7 @@
  * signal exits at once.
  */
 import net from 'node:net';
+import { DEMO_REQUEST_BODY, demoServingBackend } from '../demo/demo-request.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { startRuntime, type Runtime } from '../server/runtime.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
@@ -23,7 +24,7 @@ export async function startCommand(config: RuntimeConfig): Promise<number> {
   });
   telemetry?.attach(runtime);
   const policy = runtime.store.current();
-  const demo = config.demo && policy ? await startDemoBackends(policy, logger) : undefined;
+  const demo = config.demo && policy ? await startDemoBackends(policy, runtime, logger) : undefined;
   const base = `http://${runtime.listen.host}:${runtime.listen.port}`;
   logger.info(
     {
@@ -63,7 +64,11 @@ interface DemoHandle {
 }
 
 /** Starts fake model servers for the policy's loopback backends that nobody answers on. */
-async function startDemoBackends(policy: CompiledPolicy, logger: Logger): Promise<DemoHandle | undefined> {
+async function startDemoBackends(
+  policy: CompiledPolicy,
+  runtime: Runtime,
+  logger: Logger,
+): Promise<DemoHandle | undefined> {
   const { DEMO_FLEET, startDemoFleet } = await import('../demo/fleet.js');
   const specs = [];
   let i = 0;
@@ -83,7 +88,8 @@ async function startDemoBackends(policy: CompiledPolicy, logger: Logger): Promis
   }
   if (specs.length === 0) return undefined;
   try {
-    const fleet = await startDemoFleet(specs);
+    const busiest = demoServingBackend(policy, runtime.health.lookup, Date.now());
+    const fleet = await startDemoFleet(specs, { busiest });
     logger.info({ backends: specs.map((s) => s.name), control: fleet.controlUrl }, 'demo backends started');
     return fleet;
   } catch (err) {
@@ -117,7 +123,7 @@ Try it:
 Watch failover: keep a loop of requests running, take a backend down, and see the traffic move
 (response header x-routecar-backend) and its breaker open in ${admin}/admin/state.
   while true; do curl -s -o /dev/null -w '%{http_code} ' -D - ${base}/v1/chat/completions \\
-    -H 'content-type: application/json' -d '{"model":"chat","messages":[{"role":"user","content":"hi"}]}' \\
+    -H 'content-type: application/json' -d '${DEMO_REQUEST_BODY}' \\
     | grep -i x-routecar-backend; sleep 0.2; done
 
 ${fleet}

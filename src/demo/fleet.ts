@@ -15,10 +15,14 @@ export interface DemoBackendSpec extends FakeUpstreamOptions {
   readonly description: string;
 }
 
-/** The backends `policies/default.yaml` points at. */
+/**
+ * The backends `policies/default.yaml` points at, under the policy's backend names: `npm start`
+ * (which names its fakes after the policy) and the compose demo (which runs this list) show the
+ * same names in `x-routecar-backend`, the metrics and the control API.
+ */
 export const DEMO_FLEET: readonly DemoBackendSpec[] = [
   {
-    name: 'fast-cheap',
+    name: 'llama-8b-l4',
     port: 8101,
     latencyMs: 30,
     jitterMs: 20,
@@ -26,7 +30,7 @@ export const DEMO_FLEET: readonly DemoBackendSpec[] = [
     description: 'small model: fast, reliable',
   },
   {
-    name: 'slow-big',
+    name: 'llama-70b-a100',
     port: 8102,
     latencyMs: 400,
     jitterMs: 200,
@@ -34,7 +38,7 @@ export const DEMO_FLEET: readonly DemoBackendSpec[] = [
     description: 'big model: slow first token and slow tokens',
   },
   {
-    name: 'flaky',
+    name: 'qwen-32b-h100',
     port: 8103,
     latencyMs: 80,
     jitterMs: 40,
@@ -52,6 +56,11 @@ export interface DemoFleetOptions {
   readonly host?: string;
   /** Port of the fleet control server; 0 = ephemeral. Default 8100. */
   readonly controlPort?: number;
+  /**
+   * The backend the description's "take it down" commands name: the one the demo's requests
+   * really go to, so taking it down shows a failover. Default: the first upstream.
+   */
+  readonly busiest?: string;
 }
 
 /** A running demo fleet. */
@@ -106,7 +115,7 @@ export async function startDemoFleet(
     return {
       upstreams,
       controlUrl,
-      description: describe(upstreams, specs, controlUrl),
+      description: describe(upstreams, specs, controlUrl, options.busiest),
       get: (name) => {
         const u = byName.get(name);
         if (!u) throw new Error(`demo fleet: no upstream named ${name}`);
@@ -124,6 +133,7 @@ function describe(
   upstreams: readonly FakeUpstream[],
   specs: readonly DemoBackendSpec[],
   controlUrl: string,
+  busiest: string | undefined,
 ): string {
   const width = Math.max(...upstreams.map((u) => u.name.length));
   const lines = ['Demo backends (fake OpenAI-compatible model servers):'];
@@ -135,11 +145,11 @@ function describe(
       `  ${u.name.padEnd(width)}  ${u.baseURL}  first byte ${ttfb} ms, ${b.tokenDelayMs} ms/token, ${errors}  (${specs[i]?.description ?? ''})`,
     );
   });
-  const first = upstreams[0]?.name ?? 'NAME';
+  const first = upstreams.find((u) => u.name === busiest)?.name ?? upstreams[0]?.name ?? 'NAME';
   const post = (name: string, json: string): string => `curl -s -X POST ${controlUrl}/${name} -d '${json}'`;
   lines.push(
     `Control API: ${controlUrl}  (GET for the state of every backend)`,
-    `  take ${first} down (connection refused):  ${post(first, '{"mode":"down"}')}`,
+    `  take ${first} down (connection refused; it serves the requests above):  ${post(first, '{"mode":"down"}')}`,
     `  bring it back on the same port:  ${post(first, '{"mode":"up"}')}`,
     `  make it answer 429s:  ${post(first, '{"mode":"rateLimit","retryAfterSec":5}')}`,
     `  back to its starting behaviour:  curl -s -X POST ${controlUrl}/${first}/reset`,
