@@ -12,7 +12,7 @@ import type {
   SplitWeights,
 } from '../policy/types.js';
 import { type LoadSignal, NO_SIGNALS, type SignalLookup } from '../signals/types.js';
-import { affordableOutputTokens, estimateCostUsd, inputCostUsd } from './cost.js';
+import { affordableOutputTokens, estimateCostUsd, inputCostUsd, promptTokensOn } from './cost.js';
 import type { CandidateReport, ExclusionReason } from './types.js';
 
 /** Scoring terms of one candidate: relative latency, error ratio, relative price, relative load. */
@@ -94,7 +94,7 @@ function misfit(backend: CompiledBackend, features: RequestFeatures): ExclusionR
   const anthropic = backend.api === 'anthropic';
   if (anthropic !== (features.endpoint === 'messages')) return 'wrong_api';
   const window = backend.contextWindow;
-  if (window !== undefined && features.promptTokens + (features.maxTokens ?? 0) > window) {
+  if (window !== undefined && promptTokensOn(backend, features) + (features.maxTokens ?? 0) > window) {
     return 'context_window';
   }
   return undefined;
