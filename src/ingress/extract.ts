@@ -9,6 +9,7 @@ import type { Endpoint, RequestFeatures } from './features.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 import { apiKeyIdOf } from './key-hash.js';
 import { outputBudget } from './output-budget.js';
+import { lazyPrefix } from './prompt-prefix.js';
 import { lazyPrompt } from './prompt-text.js';
 
 /** The OpenAI paths routecar serves, by path under the listener root. */
@@ -84,6 +85,7 @@ export function extractFromBody(
     pin: header('x-routecar-backend') || undefined,
     headers: headerView(headers),
     prompt: lazyPrompt(endpoint, body),
+    prefix: lazyPrefix(endpoint, body),
   };
   return { features, body };
 }

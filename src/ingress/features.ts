@@ -64,6 +64,11 @@ export interface RequestFeatures {
    */
   readonly prompt?: PromptSource;
   /**
+   * The first `chars` characters of the prompt in reading order (system prompt and leading
+   * messages first), computed on first use; what prefix affinity hashes. Absent: no text.
+   */
+  readonly prefix?: (chars: number) => string;
+  /**
    * Labels from the policy's classifiers, by classifier name, added by the edge before deciding
    * (classify/). A classifier that was asked and gave no label (timeout, error, garbage) maps to
    * undefined; one that was never asked is absent. Rules reading an absent classifier do not match.

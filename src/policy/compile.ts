@@ -196,6 +196,13 @@ function compileRoute(
     defaultMaxTokens: route.defaultMaxTokens,
     maxAttempts: route.failover.maxAttempts,
     locality: route.locality,
+    affinity:
+      route.affinity === undefined
+        ? undefined
+        : Object.freeze({
+            prefixChars: route.affinity.prefixChars,
+            maxLoadFactor: route.affinity.maxLoadFactor,
+          }),
   });
 }
 

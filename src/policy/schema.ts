@@ -13,6 +13,7 @@ export const DEFAULTS = {
   timeouts: { connectMs: 2000, firstByteMs: 60000, idleMs: 30000 },
   objective: { latency: 1, errors: 4, cost: 0, load: 1 },
   signals: { intervalMs: 1000 },
+  affinity: { prefixChars: 2048, maxLoadFactor: 1.5 },
   overBudget: 'refuse',
   defaultMaxTokens: 256,
   sticky: 'none',
@@ -222,6 +223,29 @@ const routeSchema = z
       .optional()
       .describe(
         "Against the sidecar's ROUTECAR_ZONE: prefer-zone (default when it is set), zone-only or any.",
+      ),
+    affinity: z
+      .strictObject({
+        by: z.literal('prefix').describe('What makes the key: the leading text of the prompt.'),
+        prefixChars: z
+          .int()
+          .min(1)
+          .max(32768)
+          .default(DEFAULTS.affinity.prefixChars)
+          .describe(
+            'Leading characters of the prompt (system prompt and first messages) hashed into the key.',
+          ),
+        maxLoadFactor: z
+          .number()
+          .min(1, 'maxLoadFactor must be at least 1')
+          .default(DEFAULTS.affinity.maxLoadFactor)
+          .describe(
+            "A backend above this multiple of the candidates' mean load is skipped for the next one.",
+          ),
+      })
+      .optional()
+      .describe(
+        'Prompt-prefix affinity: the same leading text goes to the same backend on every pod (KV-cache reuse).',
       ),
     failover: z
       .strictObject({

@@ -111,6 +111,16 @@ export interface CompiledRoute {
    * zone is known), `zone-only` or `any`; undefined means the default.
    */
   readonly locality?: 'prefer-zone' | 'zone-only' | 'any' | undefined;
+  /** Prompt-prefix affinity; undefined when the route has none. */
+  readonly affinity?: PrefixAffinity | undefined;
+}
+
+/** `routes.<r>.affinity: {by: prefix}`: requests with the same leading text go to the same backend. */
+export interface PrefixAffinity {
+  /** Leading characters of the prompt that make the key. */
+  readonly prefixChars: number;
+  /** A backend above this multiple of the candidates' mean load is skipped. */
+  readonly maxLoadFactor: number;
 }
 
 /** What a matching rule changes. Every field is optional; a rule names only what it changes. */

@@ -31,6 +31,7 @@
 import type { Objective } from '../policy/types.js';
 import type { LoadSignal } from '../signals/types.js';
 import type { Candidate } from './candidates.js';
+import { affinityPick } from './affinity.js';
 import { type LocalityView, preferredLocal } from './locality.js';
 import type { Strategy } from './strategy.js';
 import { appendByWeight, pickWeighted } from './weighted.js';
@@ -179,36 +180,38 @@ export function scoreOrder(
   return cands[first] as Candidate;
 }
 
-export const scoreStrategy: Strategy = ({ usable, objective, random, locality }) => {
+export const scoreStrategy: Strategy = ({ usable, objective, random, locality, route, features }) => {
   const order: Candidate[] = [];
   assignScores(usable, objective);
-  const local = preferredLocal(usable, locality);
-  if (local === undefined) {
-    const first = pickWeighted(usable, random);
-    appendByWeight(order, usable, first);
-    const picked = usable[first] as Candidate;
-    return {
-      order,
-      variant: 'default',
-      reason: `score -> ${picked.name} (weight ${picked.weight.toFixed(2)})${leftZone(usable, locality)}`,
-    };
-  }
   // In zone: the first attempt among the local candidates (their weights become shares of the
   // traffic); the others follow as failover, best first, with no traffic of their own.
-  let total = 0;
-  for (const c of local) total += c.weight;
-  for (const c of local) c.weight /= total;
-  const first = pickWeighted(local, random);
-  appendByWeight(order, local, first);
-  const remote = usable.filter((c) => !local.includes(c));
-  appendByWeight(order, remote);
-  for (const c of remote) c.weight = 0;
-  const picked = local[first] as Candidate;
-  return {
-    order,
-    variant: 'default',
-    reason: `score -> ${picked.name} (weight ${picked.weight.toFixed(2)}, zone ${(locality as LocalityView).zone})`,
-  };
+  const local = preferredLocal(usable, locality);
+  const pool = local ?? usable;
+  if (local !== undefined) {
+    let total = 0;
+    for (const c of local) total += c.weight;
+    for (const c of local) c.weight /= total;
+  }
+  const affinity = route.affinity;
+  const key = affinity === undefined ? '' : (features.prefix?.(affinity.prefixChars) ?? '');
+  const home =
+    key === '' || affinity === undefined ? undefined : affinityPick(pool, key, affinity.maxLoadFactor);
+  const first = home?.index ?? pickWeighted(pool, random);
+  appendByWeight(order, pool, first);
+  if (local !== undefined) {
+    const remote = usable.filter((c) => !local.includes(c));
+    appendByWeight(order, remote);
+    for (const c of remote) c.weight = 0;
+  }
+  const picked = pool[first] as Candidate;
+  let how = `score -> ${picked.name} (weight ${picked.weight.toFixed(2)}`;
+  if (home !== undefined) {
+    const spilled = home.skipped.length > 0 ? `${home.skipped.join(', ')} over load or score; ` : '';
+    how = `affinity prefix -> ${picked.name} (${spilled}weight ${picked.weight.toFixed(2)}`;
+  }
+  const zone =
+    local !== undefined ? `, zone ${(locality as LocalityView).zone})` : `)${leftZone(usable, locality)}`;
+  return { order, variant: 'default', reason: how + zone };
 };
 
 /** `; left zone z1` when prefer-zone had local candidates but none scored within the tolerance. */

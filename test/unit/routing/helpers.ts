@@ -94,6 +94,7 @@ export function buildPolicy(spec: PolicySpec): CompiledPolicy {
       defaultMaxTokens: r.defaultMaxTokens ?? 256,
       maxAttempts: r.maxAttempts ?? 3,
       locality: r.locality,
+      affinity: r.affinity,
     });
   }
   const rules: CompiledRule[] = (spec.rules ?? []).map(({ name, when, split, ...actions }) => ({
@@ -140,12 +141,15 @@ export interface Scenario {
   readonly seed?: number;
   /** The sidecar's zone. */
   readonly zone?: string;
+  /** Fresh load signals by backend. */
+  readonly signals?: Record<string, LoadSignal>;
 }
 
 export function run(s: Scenario): DecideResult {
   return decide({
     policy: s.policy,
     health: healthTable(s.health),
+    signals: signalTable(s.signals),
     zone: s.zone,
     features: features(s.features),
     nowMs: NOW,
