@@ -5,6 +5,10 @@
  */
 import net from 'node:net';
 import { DEMO_REQUEST_BODY, demoServingBackend } from '../demo/demo-request.js';
+import { BanditFeed } from '../feedback/bandit-feed.js';
+import { feedbackHandler } from '../feedback/feedback.js';
+import { RequestMemory } from '../feedback/memory.js';
+import { rememberRequests } from '../feedback/remember.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { startRuntime, type Runtime } from '../server/runtime.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
@@ -16,12 +20,26 @@ import type { RuntimeConfig } from './config.js';
 export async function startCommand(config: RuntimeConfig): Promise<number> {
   const logger = createLogger();
   const telemetry = await startTelemetry(logger);
+  // Request id -> (route, backend, variant) for POST /v1/feedback (15 min, 100k ids).
+  const memory = new RequestMemory();
+  // Routes with `bandit` learn from attempt outcomes and feedback.
+  const serving: { runtime?: Runtime } = {};
+  const bandit = new BanditFeed(() => serving.runtime?.store.current());
   const runtime = await startRuntime({
     config,
     logger,
-    observers: telemetry?.observers,
+    observers: [...(telemetry?.observers ?? []), rememberRequests(memory), bandit.observer],
     metrics: telemetry?.metricsHandler,
+    bandit: (route) => bandit.view(route),
+    feedback: feedbackHandler({
+      memory,
+      onFeedback: (e) => {
+        telemetry?.recordFeedback(e);
+        bandit.feedback(e);
+      },
+    }),
   });
+  serving.runtime = runtime;
   telemetry?.attach(runtime);
   const policy = runtime.store.current();
   const demo = config.demo && policy ? await startDemoBackends(policy, runtime, logger) : undefined;

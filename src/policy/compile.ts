@@ -190,6 +190,7 @@ function compileRoute(
     split: override ?? split,
     splitSource: override !== undefined ? 'consul' : split !== undefined ? 'policy' : undefined,
     sticky: parseSticky(route.sticky),
+    ...(route.bandit !== undefined ? { bandit: route.bandit } : {}),
     objective: Object.freeze({ ...route.objective }),
     maxCostUsd: route.maxCostUsd,
     overBudget: route.overBudget,

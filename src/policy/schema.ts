@@ -5,6 +5,7 @@
  * Cross-references (a route naming an unknown backend, ...) are checked by `compile.ts`.
  */
 import * as z from 'zod';
+import { BanditSchema } from './bandit-schema.js';
 import { backendName, ENV_NAME_PATTERN, headerName, NAME_PATTERN, routeName, splitWeights } from './names.js';
 import { ruleSchema } from './rule-schema.js';
 
@@ -189,6 +190,9 @@ const routeSchema = z
       .describe(
         'Canary / A-B weights. Without it: health and cost scoring. Unlisted backends are fallbacks.',
       ),
+    bandit: BanditSchema.optional().describe(
+      "Thompson sampling over the route's backends (or its split's arms), learning from outcomes and feedback. `{}` takes every default.",
+    ),
     sticky: z
       .string()
       .regex(

@@ -4,6 +4,7 @@
  * The wire type (what users write) is inferred from the schema in `schema.ts`; this file is
  * the runtime shape that `compile.ts` produces from it.
  */
+import type { BanditSettings } from './bandit-schema.js';
 import type { RequestFeatures } from '../ingress/features.js';
 
 /** Per-backend timeouts, milliseconds. */
@@ -113,6 +114,8 @@ export interface CompiledRoute {
   readonly locality?: 'prefer-zone' | 'zone-only' | 'any' | undefined;
   /** Prompt-prefix affinity; undefined when the route has none. */
   readonly affinity?: PrefixAffinity | undefined;
+  /** Thompson sampling over the route's backends (or its split's arms); undefined: split or score. */
+  readonly bandit?: BanditSettings;
 }
 
 /** `routes.<r>.affinity: {by: prefix}`: requests with the same leading text go to the same backend. */

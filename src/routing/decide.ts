@@ -26,6 +26,7 @@ import { excludeOtherZones, localityOf } from './locality.js';
 import { combineActions, matchRules } from './rules.js';
 import { scoreStrategy } from './score.js';
 import { splitStrategy } from './split.js';
+import { banditStrategy, type BanditView } from './bandit.js';
 import type { Selection } from './strategy.js';
 import type { CandidateReport, DecideResult, Decision, DecisionRefusal, ExclusionReason } from './types.js';
 
@@ -43,6 +44,8 @@ export interface DecideInput {
   readonly nowMs: number;
   /** Uniform in [0, 1); the only source of randomness. */
   readonly random: () => number;
+  /** What the bandit knows about a route with `bandit` (posteriors); absent: such routes split or score. */
+  readonly bandit?: (route: CompiledRoute) => BanditView | undefined;
 }
 
 const NO_CANDIDATES: readonly CandidateReport[] = Object.freeze([]);
@@ -179,7 +182,9 @@ export function decide(input: DecideInput): DecideResult {
         `(${formatUsd(budget.cheapest.costUsd)} > ${formatUsd(ceiling ?? 0)})`,
     };
   } else {
-    const strategy = split !== undefined ? splitStrategy : scoreStrategy;
+    const bandit = route.bandit !== undefined ? input.bandit?.(route) : undefined;
+    const strategy =
+      bandit !== undefined ? banditStrategy(bandit) : split !== undefined ? splitStrategy : scoreStrategy;
     selection = strategy({
       all,
       usable,

@@ -12,8 +12,9 @@ import type { Endpoint, RequestFeatures } from '../ingress/features.js';
 import { ENDPOINT_PATHS, extractFromBody, extractRequest, MULTIPART_PATHS } from '../ingress/extract.js';
 import { MultipartBody, readMultipartModel } from '../ingress/multipart-model.js';
 import { DEFAULT_BODY_TIMEOUT_MS, readBody, settleBody } from '../ingress/read-body.js';
-import type { CompiledBackend, CompiledPolicy } from '../policy/types.js';
+import type { CompiledBackend, CompiledPolicy, CompiledRoute } from '../policy/types.js';
 import { NO_TENANT, type BudgetVerdict, type SpendLedger } from '../budget/ledger.js';
+import type { BanditView } from '../routing/bandit.js';
 import type { Outcome } from '../outcome/classify.js';
 import { formatUsd } from '../routing/cost.js';
 import type { RequestObserver, RequestReport, RequestScope } from '../proxy/events.js';
@@ -40,6 +41,10 @@ export interface ProxyAppDeps extends ForwardDeps {
   readonly spend?: SpendLedger;
   /** Asks the policy's classifiers (`match.class` rules); default: one client for this listener. */
   readonly classifier?: ClassifierClient;
+  /** The bandit's view of a route with `bandit` (src/feedback/bandit-feed.ts). */
+  readonly bandit?: (route: CompiledRoute) => BanditView | undefined;
+  /** `POST /v1/feedback` (src/feedback/feedback.ts); the path answers 404 without it. */
+  readonly feedback?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
@@ -93,6 +98,7 @@ function createProxyApp(deps: ProxyAppDeps): Express {
       void handle(req, res, endpoint, path, deps);
     });
   }
+  if (deps.feedback) app.post('/v1/feedback', deps.feedback);
   app.get('/v1/models', (_req, res) => {
     const policy = deps.policy();
     const data = policy ? [...policy.routes.keys()].map(modelObject) : [];
@@ -175,7 +181,14 @@ async function handle(
     // Only when a rule that reads a classifier is reached; decide itself never waits.
     if (policy.classifiers !== undefined && deps.classifier !== undefined)
       features = await classifyRequest(policy, features, deps.classifier);
-    const result = decide({ policy, health: deps.health, features, nowMs: Date.now(), random: deps.random });
+    const result = decide({
+      policy,
+      health: deps.health,
+      features,
+      nowMs: Date.now(),
+      random: deps.random,
+      bandit: deps.bandit,
+    });
     if (!result.ok) {
       const { route, rule } = result.refusal;
       const err = refusalError(result.refusal);

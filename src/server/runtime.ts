@@ -14,6 +14,8 @@ import { FilePolicySource } from '../policy/sources/file.js';
 import type { PolicySource } from '../policy/sources/source.js';
 import { PolicyStore } from '../policy/store.js';
 import { combineObservers } from '../proxy/observers.js';
+import type { CompiledRoute } from '../policy/types.js';
+import type { BanditView } from '../routing/bandit.js';
 import { ProxyPool } from '../proxy/pool.js';
 import type { RequestObserver } from '../proxy/events.js';
 import { isLoopback, type ListenAddress, type RuntimeConfig } from '../cli/config.js';
@@ -47,6 +49,10 @@ export interface RuntimeOptions {
   readonly metrics?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   /** How long to wait for Consul's first answer before serving from the last good policy. */
   readonly firstPolicyTimeoutMs?: number;
+  /** The bandit's view of a route with `bandit`. */
+  readonly bandit?: (route: CompiledRoute) => BanditView | undefined;
+  /** `POST /v1/feedback` on the proxy listener. */
+  readonly feedback?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
 
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
@@ -116,6 +122,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     bodyTimeoutMs: config.bodyTimeoutMs,
     random: Math.random,
     hosts: { listenHost: config.listen.host, allowedHosts: config.allowedHosts },
+    feedback: options.feedback,
+    bandit: options.bandit,
   });
   const adminApp = createAdminApp({
     ready: () => !draining && store.current() !== undefined,
