@@ -150,6 +150,7 @@ async function handle(
           ? features.tenant
           : undefined,
       policyVersion: policy?.version ?? 'none',
+      features,
       ...fields,
     };
     deps.observer.requestFinished?.(r);
@@ -235,6 +236,9 @@ async function handle(
       route: decision.route,
       variant: decision.variant,
       rule: decision.rule,
+      rules: decision.rules,
+      classes: decision.classes,
+      prompt: decision.prompt,
       reason: decision.reason,
       attempts: result2.attempts,
     };
