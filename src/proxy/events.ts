@@ -2,7 +2,7 @@
  * What the request path reports as it happens. The health registry, telemetry and the request
  * log all consume these same events, so what a dashboard shows is what the router saw.
  */
-import type { ClassLabel, Endpoint, PromptSummary } from '../ingress/features.js';
+import type { ClassLabel, Endpoint, PromptSummary, RequestFeatures } from '../ingress/features.js';
 import type { Outcome } from '../outcome/classify.js';
 import type { TokenUsage } from './usage.js';
 
@@ -79,6 +79,8 @@ export interface RequestReport {
   /** The first rule that applied (Decision.rule). */
   readonly rule: string | undefined;
   readonly reason: string;
+  /** The request's features as rules saw them (the access log records them for `policy replay`). */
+  readonly features?: RequestFeatures;
   /** Every rule that applied, in order (Decision.rules / DecisionRefusal.rules). */
   readonly rules?: readonly string[];
   /** Labels of the classifiers asked, null for no label (Decision.classes). */

@@ -156,6 +156,7 @@ async function handle(
           ? features.tenant
           : undefined,
       policyVersion: policy?.version ?? 'none',
+      features,
       ...fields,
     };
     deps.observer.requestFinished?.(r);
@@ -248,6 +249,9 @@ async function handle(
       route: decision.route,
       variant: decision.variant,
       rule: decision.rule,
+      rules: decision.rules,
+      classes: decision.classes,
+      prompt: decision.prompt,
       reason: decision.reason,
       attempts: result2.attempts,
     };

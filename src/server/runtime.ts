@@ -13,6 +13,7 @@ import { loadLastGood } from '../policy/last-good.js';
 import { FilePolicySource } from '../policy/sources/file.js';
 import type { PolicySource } from '../policy/sources/source.js';
 import { PolicyStore } from '../policy/store.js';
+import type { CompiledPolicy } from '../policy/types.js';
 import { combineObservers } from '../proxy/observers.js';
 import type { CompiledRoute } from '../policy/types.js';
 import type { BanditView } from '../routing/bandit.js';
@@ -107,7 +108,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
 
   const observer = combineObservers(
-    [spendRecorder, ...(options.observers ?? []), requestLog(logger)],
+    [
+      spendRecorder,
+      ...(options.observers ?? []),
+      requestLog(logger, {
+        headers: () => store.current()?.headersRead ?? [],
+        hashedHeaders: () => stickyHeaders(store.current()),
+      }),
+    ],
     (err, event) => logger.error({ err, event }, 'a request observer failed; the request is unaffected'),
   );
 
@@ -252,6 +260,14 @@ async function startSources(
     }
   }
   return sources;
+}
+
+/** The request headers the policy's routes keep users sticky by (they identify someone). */
+function stickyHeaders(policy: CompiledPolicy | undefined): string[] {
+  const out: string[] = [];
+  for (const route of policy?.routes.values() ?? [])
+    if (route.sticky.kind === 'header') out.push(route.sticky.name);
+  return out;
 }
 
 function listenOn(server: http.Server, address: ListenAddress): Promise<ListenAddress> {

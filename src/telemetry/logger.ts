@@ -63,6 +63,9 @@ export type AccessLogReport = RequestReport & {
   readonly prompt?: unknown;
 };
 
+/** The header ingress reads the user from; its value is hashed on the access line like `user`. */
+const USER_HEADER = 'x-user-id';
+
 export interface RequestLogOptions {
   /** Environment read for `ROUTECAR_ACCESS_LOG`; process.env by default. */
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -70,6 +73,11 @@ export interface RequestLogOptions {
   readonly destination?: DestinationStream;
   /** Names (lower case) of the request headers the policy's rules and sticky keys read; their values go on the line. */
   readonly headers?: () => readonly string[];
+  /**
+   * Of those, the ones that identify someone (sticky keys such as `x-user-id`): their values go on
+   * the line hashed, as `user` does. `x-user-id` always is.
+   */
+  readonly hashedHeaders?: () => readonly string[];
 }
 
 /** Whether `ROUTECAR_ACCESS_LOG` asks for the per-request line (`true` or `1`; off by default). */
@@ -99,10 +107,11 @@ export function requestLog(logger: Logger, options: RequestLogOptions = {}): Req
   if (!accessLogEnabled(options.env)) return { failover };
   const write = accessWriter(options.destination);
   const headerNames = options.headers;
+  const hashedNames = options.hashedHeaders;
   return {
     failover,
     requestFinished(r: AccessLogReport): void {
-      write(accessLine(r, headerNames?.()));
+      write(accessLine(r, headerNames?.(), hashedNames?.()));
     },
   };
 }
@@ -136,13 +145,19 @@ function accessWriter(destination: DestinationStream | undefined): (line: Record
  * The access line: what happened, and every request feature a rule can match, so that a future
  * `policy replay` can re-run a new policy over recorded traffic (docs/metrics.md lists the fields).
  */
-function accessLine(r: AccessLogReport, headerNames: readonly string[] | undefined): Record<string, unknown> {
+function accessLine(
+  r: AccessLogReport,
+  headerNames: readonly string[] | undefined,
+  hashedNames: readonly string[] | undefined,
+): Record<string, unknown> {
   const f = r.features;
   let headers: Record<string, string> | undefined;
   if (f !== undefined && headerNames !== undefined) {
     for (const name of headerNames) {
       const v = f.headers[name];
-      if (v !== undefined) (headers ??= {})[name] = v;
+      if (v === undefined) continue;
+      const identifies = name === USER_HEADER || hashedNames?.includes(name) === true;
+      (headers ??= {})[name] = identifies ? shortHash(v) : v;
     }
   }
   return {
@@ -172,6 +187,8 @@ function accessLine(r: AccessLogReport, headerNames: readonly string[] | undefin
     apiKeyId: f?.apiKeyId,
     priority: f?.priority,
     promptTokens: f?.promptTokens,
+    promptChars: f?.promptChars,
+    promptMessages: f?.promptMessages,
     maxTokens: f?.maxTokens,
     choices: f?.choices,
     payloadBytes: f?.payloadBytes,

@@ -114,7 +114,7 @@ describe('request log (access log)', () => {
       payloadBytes: 2048,
       maxCostUsd: 0.5,
       pin: 'beta',
-      headers: { 'x-plan': 'pro', 'x-user-id': 'alice@example.com' },
+      headers: { 'x-plan': 'pro', 'x-user-id': shortHash('alice@example.com') },
     });
     expect(lines[0]!.headers).not.toHaveProperty('x-other');
   });
