@@ -3,53 +3,14 @@
  */
 import { DEFAULT_BODY_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES } from '../ingress/read-body.js';
 
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-}
+import type { ConsulSettings, ListenAddress, RuntimeConfig } from '../server/settings.js';
 
-/** Where and how to reach Consul: what `start` watches and `policy push` writes to. */
-export interface ConsulSettings {
-  /**
-   * `http://host:port` or `https://host:port`, scheme and port always explicit: CONSUL_HTTP_ADDR
-   * with CONSUL_HTTP_SSL already applied (see `resolveConsulSettings`).
-   */
-  readonly baseUrl: string;
-  /** CONSUL_HTTP_TOKEN, sent as X-Consul-Token. */
-  readonly token: string | undefined;
-  /** ROUTECAR_CONSUL_PREFIX, always ending in `/`. */
-  readonly prefix: string;
-}
-
-export interface RuntimeConfig {
-  readonly listen: ListenAddress;
-  readonly adminListen: ListenAddress;
-  readonly policyFile: string | undefined;
-  readonly consul: ConsulSettings | undefined;
-  readonly stateDir: string;
-  readonly adminToken: string | undefined;
-  readonly maxBodyBytes: number;
-  /** ROUTECAR_BODY_TIMEOUT_MS: deadline for a whole request body (408 request_timeout). */
-  readonly bodyTimeoutMs: number;
-  /** ROUTECAR_PROMETHEUS_URL: a Prometheus-compatible query API for the fleet's view; unset: local only. */
-  readonly prometheusUrl: string | undefined;
-  /** ROUTECAR_FLEET_INTERVAL_MS: how often the fleet's figures are read from it (default 10 s). */
-  readonly fleetIntervalMs: number;
-  /** Graceful drain deadline on SIGTERM. */
-  readonly drainTimeoutMs: number;
-  /** Start demo backends for the policy's loopback backends that do not answer. */
-  readonly demo: boolean;
-  /**
-   * ROUTECAR_ALLOWED_HOSTS: Host header names the app-facing listener accepts besides loopback
-   * and its own address (`name` exactly, `.suffix` for any subdomain). See src/server/hardening.ts.
-   */
-  readonly allowedHosts: readonly string[];
-  /**
-   * ROUTECAR_ADMIN_ALLOWED_HOSTS: the same for the admin listener, which also accepts its own
-   * address, loopback, and (bound to a wildcard) this machine's own addresses, e.g. the pod IP.
-   */
-  readonly adminAllowedHosts: readonly string[];
-}
+export {
+  isLoopback,
+  type ConsulSettings,
+  type ListenAddress,
+  type RuntimeConfig,
+} from '../server/settings.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:4100';
 export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:4101';
@@ -180,10 +141,6 @@ export function parseListen(value: string, what: string): ListenAddress {
     throw new Error(`${what}: expected HOST:PORT, got "${value}"`);
   }
   return { host: m[1] || m[2] || '127.0.0.1', port };
-}
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 function withSlash(prefix: string): string {

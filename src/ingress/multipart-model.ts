@@ -15,7 +15,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { RoutecarError } from '../server/errors.js';
+import { RoutecarError } from '../errors/routecar-error.js';
 
 /** The `model` part found at the head of a multipart body. */
 export interface MultipartHead {

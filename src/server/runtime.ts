@@ -19,7 +19,7 @@ import type { CompiledRoute } from '../policy/types.js';
 import type { BanditView } from '../routing/bandit.js';
 import { ProxyPool } from '../proxy/pool.js';
 import type { RequestObserver } from '../proxy/events.js';
-import { isLoopback, type ListenAddress, type RuntimeConfig } from '../cli/config.js';
+import { isLoopback, type ListenAddress, type RuntimeConfig } from './settings.js';
 import { requestLog, type Logger } from '../telemetry/logger.js';
 import { createAdminApp } from './admin-app.js';
 import { HttpDrainer } from './drain.js';
