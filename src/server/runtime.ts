@@ -9,6 +9,8 @@ import { FleetSpendReader } from '../budget/fleet.js';
 import { SpendLedger, type LocalSpend } from '../budget/ledger.js';
 import { HealthRegistry } from '../health/registry.js';
 import { SignalScraper } from '../signals/scraper.js';
+import { blendedLookup } from '../fleet/blend.js';
+import { FleetView } from '../fleet/fleet-view.js';
 import { loadLastGood } from '../policy/last-good.js';
 import { FilePolicySource } from '../policy/sources/file.js';
 import type { PolicySource } from '../policy/sources/source.js';
@@ -101,6 +103,18 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       })
     : undefined;
   fleetSpend?.start();
+  // The fleet's per-backend error ratio and TTFB p95, blended into decide's health view (a new pod
+  // starts warm); like the signals, read off the request path, and only ever ages on failure.
+  const fleetView = config.prometheusUrl
+    ? new FleetView({
+        url: config.prometheusUrl,
+        now: Date.now,
+        random: Math.random,
+        intervalMs: config.fleetIntervalMs,
+      })
+    : undefined;
+  fleetView?.start();
+  const decideHealth = blendedLookup(health.lookup, fleetView?.lookup);
   const spendRecorder: RequestObserver = {
     requestFinished: (r) => {
       if (r.costUsd !== undefined) spend.record(store.current()?.budgets, r.tenant, r.costUsd, Date.now());
@@ -121,7 +135,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const proxyApp = createProxyListener({
     policy: () => store.current(),
-    health: health.lookup,
+    health: decideHealth,
     observer,
     proxies,
     gate: health,
@@ -140,6 +154,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       policyVersion: store.current()?.version,
       backends: health.allStats(),
       signals: signals.stats(),
+      fleet: fleetView?.stats() ?? null,
       budgets: {
         spend: spend.view(store.current()?.budgets, Date.now()),
         fleet: fleetSpend?.status() ?? null,
@@ -147,7 +162,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     }),
     policy: () => ({ ...store.status(), document: store.redacted() }),
     explain: (body, headers) =>
-      explainRequest(store.current(), health.lookup, body, headers, Math.random, signals.lookup),
+      explainRequest(store.current(), decideHealth, body, headers, Math.random, signals.lookup),
     metrics: options.metrics,
     adminToken: config.adminToken,
     loopbackOnly: isLoopback(config.adminListen.host),
@@ -172,6 +187,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     await Promise.all([closeServer(proxyServer), closeServer(adminServer)]);
     proxies.close();
     signals.close();
+    fleetView?.close();
     fleetSpend?.stop();
     health.shutdown();
     await store.flush();
