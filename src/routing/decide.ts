@@ -27,6 +27,7 @@ import { combineActions, matchRules } from './rules.js';
 import { scoreStrategy } from './score.js';
 import { splitStrategy } from './split.js';
 import { banditStrategy, type BanditView } from './bandit.js';
+import { applyLocalGuard, type LocalGuardSpec } from './local-guard.js';
 import type { Selection } from './strategy.js';
 import type { CandidateReport, DecideResult, Decision, DecisionRefusal, ExclusionReason } from './types.js';
 
@@ -44,6 +45,8 @@ export interface DecideInput {
   readonly nowMs: number;
   /** Uniform in [0, 1); the only source of randomness. */
   readonly random: () => number;
+  /** The canary spec's local guard of a route, when one is in force (local-guard.ts). */
+  readonly localGuard?: (route: string) => LocalGuardSpec | undefined;
   /** What the bandit knows about a route with `bandit` (posteriors); absent: such routes split or score. */
   readonly bandit?: (route: CompiledRoute) => BanditView | undefined;
 }
@@ -124,6 +127,8 @@ export function decide(input: DecideInput): DecideResult {
   );
   const locality = localityOf(policy, route, input.zone);
   excludeOtherZones(all, locality);
+  const guarded = applyLocalGuard(input.localGuard?.(route.name), all);
+  if (guarded !== undefined) reason = join(reason, guarded);
   let pool: readonly Candidate[] = all;
   if (pin !== undefined) {
     const pinned = all[route.backends.indexOf(pin)] as Candidate;

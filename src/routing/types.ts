@@ -17,7 +17,9 @@ export type ExclusionReason =
   /** The backend speaks another API than the endpoint called (`api` in the policy). */
   | 'wrong_api'
   /** The request's estimated prompt plus max_tokens exceeds the backend's `contextWindow`. */
-  | 'context_window';
+  | 'context_window'
+  /** A canary candidate failing beyond its spec's guard in this sidecar's window (local-guard.ts). */
+  | 'canary_guard';
 
 export interface CandidateReport {
   readonly backend: string;

@@ -15,6 +15,7 @@ import { DEFAULT_BODY_TIMEOUT_MS, readBody, settleBody } from '../ingress/read-b
 import type { CompiledBackend, CompiledPolicy, CompiledRoute } from '../policy/types.js';
 import { NO_TENANT, type BudgetVerdict, type SpendLedger } from '../budget/ledger.js';
 import type { BanditView } from '../routing/bandit.js';
+import type { LocalGuardSpec } from '../routing/local-guard.js';
 import type { Outcome } from '../outcome/classify.js';
 import { formatUsd } from '../routing/cost.js';
 import type { RequestObserver, RequestReport, RequestScope } from '../proxy/events.js';
@@ -41,6 +42,8 @@ export interface ProxyAppDeps extends ForwardDeps {
   readonly spend?: SpendLedger;
   /** Asks the policy's classifiers (`match.class` rules); default: one client for this listener. */
   readonly classifier?: ClassifierClient;
+  /** The local canary guard of a route, from its Consul canary spec (src/canary/guard-watch.ts). */
+  readonly localGuard?: (route: string) => LocalGuardSpec | undefined;
   /** The bandit's view of a route with `bandit` (src/feedback/bandit-feed.ts). */
   readonly bandit?: (route: CompiledRoute) => BanditView | undefined;
   /** `POST /v1/feedback` (src/feedback/feedback.ts); the path answers 404 without it. */
@@ -189,6 +192,7 @@ async function handle(
       nowMs: Date.now(),
       random: deps.random,
       bandit: deps.bandit,
+      localGuard: deps.localGuard,
     });
     if (!result.ok) {
       const { route, rule } = result.refusal;

@@ -22,7 +22,12 @@ const backend = (u: UpstreamProcess, price = 1) => ({
   price: { input: price, output: price },
 });
 // The breaker stays closed: the bandit, not the breaker, is under test.
-const breaker = { errorThresholdPercentage: 99, volumeThreshold: 100000, resetTimeoutMs: 1000 };
+const breaker = {
+  errorThresholdPercentage: 99,
+  volumeThreshold: 100000,
+  resetTimeoutMs: 1000,
+  consecutiveFailures: 0,
+};
 
 async function start(routes: Record<string, unknown>, backends: Record<string, unknown>): Promise<Routecar> {
   return startRoutecar({ group: procs, policy: { version: 1, backends, routes, breaker } });

@@ -101,7 +101,12 @@ describeWith(['prometheus'], 'canary controller: real sidecars, real Prometheus,
         ok: { backends: ['base', 'good'], split: { base: 100, good: 0 }, failover: { maxAttempts: 2 } },
       },
       // The breaker stays closed: the canary's guard, not the breaker, is under test.
-      breaker: { errorThresholdPercentage: 99, volumeThreshold: 100000, resetTimeoutMs: 1000 },
+      breaker: {
+        errorThresholdPercentage: 99,
+        volumeThreshold: 100000,
+        resetTimeoutMs: 1000,
+        consecutiveFailures: 0,
+      },
     });
     sidecars = await Promise.all([
       startConsulRoutecar({ consul, group: procs, name: 'sidecar 1' }),
