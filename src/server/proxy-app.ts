@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import { ClassifierClient } from '../classify/client.js';
 import { classifyRequest } from '../classify/classify-request.js';
 import type { Endpoint, RequestFeatures } from '../ingress/features.js';
@@ -56,42 +56,106 @@ const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
 ]);
 
 /**
- * The app-facing request listener. The four OpenAI POST endpoints are dispatched here, directly:
- * express swaps the prototype of every request and response it sees, which costs about as much
- * CPU as routecar's whole routing decision (docs/benchmarks.md). Everything else (GET /v1/models,
- * the 404s) goes through the express app. Both paths run the same request guard first.
+ * The app-facing request listener. The OpenAI endpoints at their exact paths (the POSTs,
+ * `GET /v1/models` and `/v1/models/{id}`, `POST /v1/feedback`) are answered here directly: express
+ * swaps the prototype of every request and response it sees, which costs about as much CPU as
+ * routecar's whole routing decision (docs/benchmarks.md), and loading it costs every sidecar ~60
+ * ms of start-up and several MB. Everything else (other spellings of those paths, the 404s) goes
+ * to an express app loaded on first use. Every path runs the same request guard first.
  */
 export function createProxyListener(deps: ProxyAppDeps): RequestListener {
   // One classifier connection pool and label cache for the listener's life, across policy reloads.
   if (deps.classifier === undefined) deps = { ...deps, classifier: new ClassifierClient() };
-  const app = createProxyApp(deps);
   const allowed = createHostCheck(deps.hosts);
+  let expressApp: Promise<RequestListener> | undefined;
+  const fallback: RequestListener = (req, res) => {
+    (expressApp ??= loadExpressApp(deps)).then(
+      (app) => app(req, res),
+      (err: unknown) => sendError(res, new RoutecarError(500, 'internal_error', (err as Error).message)),
+    );
+  };
   return (req, res) => {
-    if (req.method === 'POST') {
-      const url = req.url ?? '';
-      const query = url.indexOf('?');
-      const path = query < 0 ? url : url.slice(0, query);
-      const endpoint = ENDPOINTS.get(path);
-      if (endpoint !== undefined) {
-        const refusal = checkRequest(req, allowed);
-        if (refusal !== undefined) {
-          sendError(res, refusal, { connection: 'close' });
-          return;
-        }
-        void handle(req, res, endpoint, path, deps);
-        return;
-      }
+    const url = req.url ?? '';
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
+    const route = exactRoute(req.method, path, deps);
+    if (route === undefined) return fallback(req, res);
+    const refusal = checkRequest(req, allowed);
+    if (refusal !== undefined) {
+      sendError(res, refusal, { connection: 'close' });
+      return;
     }
-    app(req, res);
+    route(req, res);
   };
 }
 
+/** The handler of an exact method and path this listener serves without express. */
+function exactRoute(
+  method: string | undefined,
+  path: string,
+  deps: ProxyAppDeps,
+): RequestListener | undefined {
+  if (method === 'POST') {
+    const endpoint = ENDPOINTS.get(path);
+    if (endpoint !== undefined) return (req, res) => void handle(req, res, endpoint, path, deps);
+    if (path === FEEDBACK_PATH) return deps.feedback;
+    return undefined;
+  }
+  if (method !== 'GET' && method !== 'HEAD') return undefined;
+  if (path === MODELS_PATH) return (_req, res) => listModels(res, deps);
+  if (path.startsWith(`${MODELS_PATH}/`)) {
+    // What the SDK's models.retrieve asks; a route name may hold slashes (`meta/llama`), sent as
+    // one encoded segment or several.
+    let id: string;
+    try {
+      id = path
+        .slice(MODELS_PATH.length + 1)
+        .split('/')
+        .map(decodeURIComponent)
+        .join('/');
+    } catch {
+      return undefined; // a malformed escape: express's 404 answers it
+    }
+    return (_req, res) => retrieveModel(res, id, deps);
+  }
+  return undefined;
+}
+
+const MODELS_PATH = '/v1/models';
+const FEEDBACK_PATH = '/v1/feedback';
+
+function listModels(res: ServerResponse, deps: ProxyAppDeps): void {
+  const policy = deps.policy();
+  const data = policy ? [...policy.routes.keys()].map(modelObject) : [];
+  sendJson(res, { object: 'list', data });
+}
+
+function retrieveModel(res: ServerResponse, id: string, deps: ProxyAppDeps): void {
+  const policy = deps.policy();
+  if (policy === undefined || !policy.routes.has(id)) {
+    const shown = JSON.stringify(id.length > 200 ? `${id.slice(0, 200)}…` : id);
+    sendError(res, new RoutecarError(404, 'model_not_found', `The model ${shown} does not exist`));
+    return;
+  }
+  sendJson(res, modelObject(id));
+}
+
+function sendJson(res: ServerResponse, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(200, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
 /**
- * The express app behind the listener: /v1/models, the 404s, and the spellings of the endpoints
- * the exact-match fast path leaves to express's routing (a trailing slash, other letter case).
+ * The express app behind the listener, loaded on first use: the spellings of the endpoints the
+ * exact-match paths leave to express's routing (a trailing slash, other letter case), and the 404s.
  */
-function createProxyApp(deps: ProxyAppDeps): Express {
-  const app = express();
+async function loadExpressApp(deps: ProxyAppDeps): Promise<RequestListener> {
+  const { default: express } = await import('express');
+  const app: Express = express();
   app.disable('x-powered-by');
   app.disable('etag');
   // Before any route: absolute-form targets, foreign Host and Origin headers never reach routing.
@@ -101,23 +165,11 @@ function createProxyApp(deps: ProxyAppDeps): Express {
       void handle(req, res, endpoint, path, deps);
     });
   }
-  if (deps.feedback) app.post('/v1/feedback', deps.feedback);
-  app.get('/v1/models', (_req, res) => {
-    const policy = deps.policy();
-    const data = policy ? [...policy.routes.keys()].map(modelObject) : [];
-    res.json({ object: 'list', data });
-  });
-  // What the SDK's models.retrieve asks; a route name may hold slashes (`meta/llama`), sent as
-  // one encoded segment or several.
-  app.get('/v1/models/*id', (req, res) => {
+  if (deps.feedback) app.post(FEEDBACK_PATH, deps.feedback);
+  app.get(MODELS_PATH, (_req, res) => listModels(res, deps));
+  app.get(`${MODELS_PATH}/*id`, (req, res) => {
     const raw = (req.params as { id: string | string[] }).id;
-    const id = Array.isArray(raw) ? raw.join('/') : raw;
-    const policy = deps.policy();
-    if (policy === undefined || !policy.routes.has(id)) {
-      sendError(res, new RoutecarError(404, 'model_not_found', `The model '${id}' does not exist`));
-      return;
-    }
-    res.json(modelObject(id));
+    retrieveModel(res, Array.isArray(raw) ? raw.join('/') : raw, deps);
   });
   // Not an open proxy: anything that is not an OpenAI endpoint ends here.
   app.use((req, res) => {
