@@ -204,7 +204,7 @@ export const scoreStrategy: Strategy = ({ usable, objective, random, locality, r
     for (const c of remote) c.weight = 0;
   }
   const picked = pool[first] as Candidate;
-  let how = `score -> ${picked.name} (weight ${picked.weight.toFixed(2)}`;
+  let how = `score -> ${picked.name} (weight ${picked.weight.toFixed(2)}${leader(pool, objective)}`;
   if (home !== undefined) {
     const spilled = home.skipped.length > 0 ? `${home.skipped.join(', ')} over load or score; ` : '';
     how = `affinity prefix -> ${picked.name} (${spilled}weight ${picked.weight.toFixed(2)}`;
@@ -213,6 +213,40 @@ export const scoreStrategy: Strategy = ({ usable, objective, random, locality, r
     local !== undefined ? `, zone ${(locality as LocalityView).zone})` : `)${leftZone(usable, locality)}`;
   return { order, variant: 'default', reason: how + zone };
 };
+
+/** Weight ratio between the two best candidates under which neither is said to lead. */
+const LEAD_RATIO = 1.25;
+
+/**
+ * `; a leads b on errors`: the term that most separates the best candidate from the runner-up
+ * (the largest difference of their log-weight contributions), when one clearly leads.
+ */
+function leader(cands: readonly Candidate[], objective: Objective): string {
+  if (cands.length < 2) return '';
+  let top: Candidate | undefined;
+  let next: Candidate | undefined;
+  for (const c of cands) {
+    if (top === undefined || c.weight > top.weight) {
+      next = top;
+      top = c;
+    } else if (next === undefined || c.weight > next.weight) {
+      next = c;
+    }
+  }
+  if (top === undefined || next === undefined || !(top.weight > next.weight * LEAD_RATIO)) return '';
+  const a = top.terms;
+  const b = next.terms;
+  if (a === undefined || b === undefined) return '';
+  const gains: [string, number][] = [
+    ['latency', objective.latency * Math.log(b.latency / a.latency)],
+    ['load', (objective.load ?? DEFAULT_LOAD_WEIGHT) * Math.log(b.load / a.load)],
+    ['cost', objective.cost * Math.log(b.cost / a.cost)],
+    ['errors', objective.errors * ERROR_SCALE * (errorShare(next) - errorShare(top))],
+  ];
+  let best = gains[0] as [string, number];
+  for (const g of gains) if (g[1] > best[1]) best = g;
+  return best[1] > 0 ? `; ${top.name} leads ${next.name} on ${best[0]}` : '';
+}
 
 /** `; left zone z1` when prefer-zone had local candidates but none scored within the tolerance. */
 function leftZone(usable: readonly Candidate[], locality: LocalityView | undefined): string {

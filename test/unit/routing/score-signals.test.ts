@@ -159,6 +159,38 @@ describe('score: model-server load', () => {
   });
 });
 
+describe('score: the reason names the leading term', () => {
+  const reasonOf = (health: Parameters<typeof healthTable>[0], signals: Record<string, LoadSignal> = {}) => {
+    const r = decide({
+      policy: two,
+      health: healthTable(health),
+      signals: signalTable(signals),
+      features: features(),
+      nowMs: NOW,
+      random: mulberry32(1),
+    });
+    if (!r.ok) throw new Error(r.refusal.message);
+    return r.decision.reason;
+  };
+
+  it.each([
+    [
+      'errors',
+      { a: { ...same, requests: 400, failures: 20, errorRatio: 0.05 }, b: same },
+      {},
+      'b leads a on errors',
+    ],
+    ['latency', { a: { ...same, ttfbEwmaMs: 200 }, b: same }, {}, 'b leads a on latency'],
+    ['load', { a: same, b: same }, { a: swamped, b: idle }, 'b leads a on load'],
+  ])('%s', (_term, health, signals, expected) => {
+    expect(reasonOf(health, signals)).toContain(`; ${expected})`);
+  });
+
+  it('names none when the candidates are close', () => {
+    expect(reasonOf({ a: same, b: same })).toMatch(/^score -> [ab] \(weight 0\.50\)$/);
+  });
+});
+
 describe('score: no herding', () => {
   it('equal backends split evenly, whatever the seed (a draw, never the top one outright)', () => {
     for (const seed of [1, 2, 3]) {

@@ -103,6 +103,6 @@ describe('score: health-aware spreading without a split', () => {
     expect(b?.terms).toEqual({ latency: 4, errors: 0, cost: 1, load: 1 });
     const total = d.candidates.reduce((s, c) => s + (c.weight ?? 0), 0);
     expect(total).toBeCloseTo(1, 9);
-    expect(d.reason).toMatch(/^score -> [abc] \(weight 0\.\d\d\)$/);
+    expect(d.reason).toMatch(/^score -> [abc] \(weight 0\.\d\d; a leads c on latency\)$/);
   });
 });
