@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import { DEMO_REQUEST_BODY, demoServingBackend } from '../demo/demo-request.js';
+import { CanaryGuardWatch } from '../canary/guard-watch.js';
 import { BanditFeed } from '../feedback/bandit-feed.js';
 import { feedbackHandler } from '../feedback/feedback.js';
 import { RequestMemory } from '../feedback/memory.js';
@@ -25,12 +26,23 @@ export async function startCommand(config: RuntimeConfig): Promise<number> {
   // Routes with `bandit` learn from attempt outcomes and feedback.
   const serving: { runtime?: Runtime } = {};
   const bandit = new BanditFeed(() => serving.runtime?.store.current());
+  // Canary specs in Consul arm every sidecar's local guard (issue 10).
+  const guards = config.consul
+    ? new CanaryGuardWatch({
+        baseUrl: config.consul.baseUrl,
+        token: config.consul.token,
+        prefix: config.consul.prefix,
+        log: (msg, fields) => logger.warn({ component: 'canary-guard', ...fields }, msg),
+      })
+    : undefined;
+  await guards?.start();
   const runtime = await startRuntime({
     config,
     logger,
     observers: [...(telemetry?.observers ?? []), rememberRequests(memory), bandit.observer],
     metrics: telemetry?.metricsHandler,
     bandit: (route) => bandit.view(route),
+    localGuard: guards,
     feedback: feedbackHandler({
       memory,
       onFeedback: (e) => {
@@ -55,6 +67,7 @@ export async function startCommand(config: RuntimeConfig): Promise<number> {
   if (demo) printDemoHelp(base, runtime, demo.description);
   handleSignals(runtime, config, logger, async () => {
     await demo?.close();
+    guards?.stop();
     await telemetry?.shutdown();
   });
   return 0;

@@ -19,6 +19,7 @@ import type { CompiledPolicy } from '../policy/types.js';
 import { combineObservers } from '../proxy/observers.js';
 import type { CompiledRoute } from '../policy/types.js';
 import type { BanditView } from '../routing/bandit.js';
+import type { LocalGuardSpec } from '../routing/local-guard.js';
 import { ProxyPool } from '../proxy/pool.js';
 import type { RequestObserver } from '../proxy/events.js';
 import { isLoopback, type ListenAddress, type RuntimeConfig } from './settings.js';
@@ -54,6 +55,11 @@ export interface RuntimeOptions {
   readonly firstPolicyTimeoutMs?: number;
   /** The bandit's view of a route with `bandit`. */
   readonly bandit?: (route: CompiledRoute) => BanditView | undefined;
+  /** Canary specs' local guards, by route (src/canary/guard-watch.ts). */
+  readonly localGuard?: {
+    get(route: string): LocalGuardSpec | undefined;
+    all(): ReadonlyMap<string, LocalGuardSpec>;
+  };
   /** `POST /v1/feedback` on the proxy listener. */
   readonly feedback?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
@@ -146,6 +152,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     hosts: { listenHost: config.listen.host, allowedHosts: config.allowedHosts },
     feedback: options.feedback,
     bandit: options.bandit,
+    localGuard: options.localGuard && ((route) => options.localGuard?.get(route)),
   });
   const adminApp = createAdminApp({
     ready: () => !draining && store.current() !== undefined,
@@ -154,6 +161,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       policyVersion: store.current()?.version,
       backends: health.allStats(),
       signals: signals.stats(),
+      canaryGuards: Object.fromEntries(options.localGuard?.all() ?? []),
       fleet: fleetView?.stats() ?? null,
       budgets: {
         spend: spend.view(store.current()?.budgets, Date.now()),
