@@ -42,6 +42,7 @@ export async function startCommand(config: RuntimeConfig): Promise<number> {
     observers: [...(telemetry?.observers ?? []), rememberRequests(memory), bandit.observer],
     metrics: telemetry?.metricsHandler,
     bandit: (route) => bandit.view(route),
+    banditState: () => bandit.snapshot(),
     localGuard: guards,
     feedback: feedbackHandler({
       memory,
@@ -53,6 +54,7 @@ export async function startCommand(config: RuntimeConfig): Promise<number> {
   });
   serving.runtime = runtime;
   telemetry?.attach(runtime);
+  telemetry?.attachBandit(bandit);
   const policy = runtime.store.current();
   const demo = config.demo && policy ? await startDemoBackends(policy, runtime, logger) : undefined;
   const base = `http://${runtime.listen.host}:${runtime.listen.port}`;

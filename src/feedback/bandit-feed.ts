@@ -9,8 +9,21 @@ import type { CompiledPolicy, CompiledRoute } from '../policy/types.js';
 import type { AttemptReport, RequestObserver } from '../proxy/events.js';
 import { usageCostUsd } from '../routing/cost.js';
 import { attemptReward, BanditPosteriors } from '../routing/bandit-posteriors.js';
-import type { BanditView } from '../routing/bandit.js';
+import { sampleBeta, type BanditView } from '../routing/bandit.js';
+import { seededRandom } from '../routing/seeded-random.js';
 import type { FeedbackEvent } from './feedback.js';
+
+/** One arm as /admin/state and the metrics show it. */
+export interface BanditArmState {
+  readonly alpha: number;
+  readonly beta: number;
+  /** α / (α + β). */
+  readonly meanReward: number;
+  /** Expected share of first attempts, 0..1. */
+  readonly share: number;
+}
+
+const round = (n: number): number => Math.round(n * 1000) / 1000;
 
 export class BanditFeed {
   readonly posteriors = new BanditPosteriors();
@@ -25,6 +38,53 @@ export class BanditFeed {
     const settings = route.bandit;
     if (settings === undefined) return undefined;
     return { settings, posteriors: this.posteriors.posteriors(route.name, settings.halfLifeS, this.now()) };
+  }
+
+  /**
+   * Every bandit route's arms: posterior (α, β), mean reward, and expected share of first
+   * attempts (minShare exploration plus the chance of winning the Thompson draw, estimated from
+   * `draws` seeded draws, so the figure is stable between calls). For /admin/state and metrics.
+   */
+  snapshot(draws = 2000): Record<string, Record<string, BanditArmState>> {
+    const policy = this.policy();
+    const out: Record<string, Record<string, BanditArmState>> = {};
+    if (!policy) return out;
+    for (const route of policy.routes.values()) {
+      const view = this.view(route);
+      if (!view) continue;
+      const arms = route.split
+        ? route.backends.filter((b) => (route.split?.get(b) ?? 0) > 0)
+        : [...route.backends];
+      const ps = arms.map((a) => view.posteriors.get(a) ?? { alpha: 1, beta: 1 });
+      const wins = arms.map(() => 0);
+      const random = seededRandom(1);
+      for (let d = 0; d < draws; d++) {
+        let best = 0;
+        let top = -1;
+        for (let i = 0; i < ps.length; i++) {
+          const theta = sampleBeta(ps[i]!.alpha, ps[i]!.beta, random);
+          if (theta > top) [top, best] = [theta, i];
+        }
+        wins[best]!++;
+      }
+      const explore = Math.min(1, view.settings.minShare * arms.length);
+      out[route.name] = Object.fromEntries(
+        arms.map((a, i) => {
+          const p = ps[i]!;
+          const share = explore / arms.length + (1 - explore) * (wins[i]! / draws);
+          return [
+            a,
+            {
+              alpha: round(p.alpha),
+              beta: round(p.beta),
+              meanReward: round(p.alpha / (p.alpha + p.beta)),
+              share: round(share),
+            },
+          ];
+        }),
+      );
+    }
+    return out;
   }
 
   /** The request observer: attempt outcomes become rewards. */

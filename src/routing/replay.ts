@@ -12,6 +12,7 @@ import { UNKNOWN_HEALTH } from '../health/types.js';
 import type { ClassLabel, Endpoint, PromptSource, RequestFeatures } from '../ingress/features.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { decide } from './decide.js';
+import { seededRandom } from './seeded-random.js';
 
 /** Before and after counts of one backend, variant or rule. */
 export interface BeforeAfter {
@@ -114,18 +115,6 @@ function classesOfLine(raw: unknown): ReadonlyMap<string, ClassLabel | undefined
   return out;
 }
 
-/** mulberry32: the replay's only randomness, so two runs over the same log agree. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function bump(table: Record<string, BeforeAfter>, key: string, side: keyof BeforeAfter): void {
   (table[key] ??= { before: 0, after: 0 })[side]++;
 }
@@ -136,7 +125,8 @@ export function replayLog(
   lines: Iterable<string>,
   options: { seed?: number; nowMs?: number } = {},
 ): ReplaySummary {
-  const random = seeded(options.seed ?? 1);
+  // Seeded: the replay's only randomness, so two runs over the same log agree.
+  const random = seededRandom(options.seed ?? 1);
   const nowMs = options.nowMs ?? 0;
   const summary: ReplaySummary = {
     requests: 0,

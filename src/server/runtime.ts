@@ -55,6 +55,8 @@ export interface RuntimeOptions {
   readonly firstPolicyTimeoutMs?: number;
   /** The bandit's view of a route with `bandit`. */
   readonly bandit?: (route: CompiledRoute) => BanditView | undefined;
+  /** The bandit routes' arms (posteriors, mean reward, share) for /admin/state. */
+  readonly banditState?: () => unknown;
   /** Canary specs' local guards, by route (src/canary/guard-watch.ts). */
   readonly localGuard?: {
     get(route: string): LocalGuardSpec | undefined;
@@ -162,6 +164,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       backends: health.allStats(),
       signals: signals.stats(),
       canaryGuards: Object.fromEntries(options.localGuard?.all() ?? []),
+      bandit: options.banditState?.() ?? {},
       fleet: fleetView?.stats() ?? null,
       budgets: {
         spend: spend.view(store.current()?.budgets, Date.now()),

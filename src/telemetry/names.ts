@@ -63,6 +63,10 @@ export const ROUTECAR = {
   policyInfo: 'routecar.policy.info',
   /** Histogram, ratio 0..1: feedback scores posted to /v1/feedback, by route, backend and variant. */
   feedbackScore: 'routecar.feedback.score',
+  /** Gauge, ratio 0..1: a bandit arm's expected share of first attempts, by route and backend. */
+  banditShare: 'routecar.bandit.share',
+  /** Gauge, ratio 0..1: a bandit arm's posterior mean reward, by route and backend. */
+  banditRewardMean: 'routecar.bandit.reward.mean',
   /** Counter: labels asked of a classifier, by classifier and outcome (cached, labelled, timeout, error, malformed). */
   classifierCalls: 'routecar.classifier.calls',
 } as const;

@@ -22,6 +22,7 @@ import type { CompiledPolicy } from '../policy/types.js';
 import type { RequestObserver } from '../proxy/events.js';
 import type { Logger } from './logger.js';
 import { policyBackends } from './backends.js';
+import { BanditMetrics, type BanditSource } from './bandit-metrics.js';
 import { FeedbackMetrics } from './feedback-metrics.js';
 import { withUnitSuffixes } from './prometheus-names.js';
 import { RequestMetrics } from './request-metrics.js';
@@ -57,6 +58,8 @@ export interface Telemetry {
   attach(target: TelemetryTarget): void;
   /** Records one accepted `/v1/feedback` post (`routecar.feedback.score`). */
   recordFeedback(event: FeedbackEvent): void;
+  /** Exports the bandit's shares and mean rewards (`routecar.bandit.*`), read at each collection. */
+  attachBandit(source: BanditSource): void;
   /**
    * Pushes what is buffered (OTLP metrics, spans) and stops, giving up after `deadlineMs`
    * (default 3 s: an unreachable collector must not hold a pod's shutdown). Never rejects.
@@ -79,8 +82,9 @@ export async function startTelemetry(settings: TelemetrySettings, logger: Logger
     resource,
   });
   const feedback = new FeedbackMetrics(resource);
+  const bandit = new BanditMetrics(resource);
   // Every metric comes from these producers; the SDK's MeterProvider only hosts the readers.
-  const metricProducers: MetricProducer[] = [requestMetrics, state, feedback];
+  const metricProducers: MetricProducer[] = [requestMetrics, state, feedback, bandit];
 
   const readers: IMetricReader[] = [];
   const prometheus = settings.prometheus
@@ -132,6 +136,9 @@ export async function startTelemetry(settings: TelemetrySettings, logger: Logger
     summary,
     recordFeedback(event) {
       feedback.record(event);
+    },
+    attachBandit(source) {
+      bandit.attach(source);
     },
     attach(target) {
       current = () => target.store.current();

@@ -87,6 +87,20 @@ describe('bandit routes on the real process', () => {
     // minShare 5% in expectation: over 700 picks, 2.5% is more than 3 sd below.
     expect(share(served.slice(300), 'flaky')).toBeGreaterThanOrEqual(0.025);
     expect(served.filter((s) => s.status !== 200)).toEqual([]);
+    // Posteriors and shares are in /admin/state and in the metrics.
+    const state = (await (await fetch(`${r.adminUrl}/admin/state`)).json()) as {
+      bandit: Record<
+        string,
+        Record<string, { alpha: number; beta: number; meanReward: number; share: number }>
+      >;
+    };
+    const arms = state.bandit.chat!;
+    expect(arms.flaky!.share).toBeLessThanOrEqual(0.15);
+    expect(arms.flaky!.share).toBeGreaterThanOrEqual(0.05 / 2);
+    expect(arms.ok!.meanReward).toBeGreaterThan(arms.flaky!.meanReward);
+    const metrics = await (await fetch(`${r.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^routecar_bandit_share_ratio\{.*routecar_backend="flaky".*\} 0\.\d+/m);
+    expect(metrics).toMatch(/^routecar_bandit_reward_mean_ratio\{.*routecar_backend="ok".*\} 0\.\d+/m);
     await r.stop();
   }, 120_000);
 
