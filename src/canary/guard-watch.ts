@@ -4,7 +4,7 @@
  * through Consul outages. Only specs with `guards.maxErrorRatioDelta` give a local guard.
  * Rate-limited (at most one query per `minGapMs`) and backing off on errors, as Consul advises.
  */
-import type { LocalGuardSpec } from '../routing/local-guard.js';
+import { guardBreach, type LocalGuardSpec } from '../routing/local-guard.js';
 import { parseCanarySpec } from './spec.js';
 
 export interface GuardWatchOptions {
@@ -36,6 +36,23 @@ export class CanaryGuardWatch {
   /** Every route with a local guard. */
   all(): ReadonlyMap<string, LocalGuardSpec> {
     return this.specs;
+  }
+
+  /**
+   * Every armed guard and whether it drops its candidate now, judged on `health` (the sidecar's
+   * window figures by backend): for /admin/state and `routecar_canary_guard_breached`.
+   */
+  status(
+    health: (backend: string) => { readonly requests: number; readonly errorRatio: number },
+  ): Record<string, LocalGuardSpec & { readonly breached: string | null }> {
+    const out: Record<string, LocalGuardSpec & { readonly breached: string | null }> = {};
+    for (const [route, spec] of this.specs) {
+      out[route] = {
+        ...spec,
+        breached: guardBreach(spec, health(spec.candidate), health(spec.baseline)) ?? null,
+      };
+    }
+    return out;
   }
 
   /** Starts watching; resolves after the first answer (or failure), so the guard is armed at start. */

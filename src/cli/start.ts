@@ -55,6 +55,7 @@ export async function startCommand(config: RuntimeConfig): Promise<number> {
   serving.runtime = runtime;
   telemetry?.attach(runtime);
   telemetry?.attachBandit(bandit);
+  if (guards) telemetry?.attachCanaryGuards({ status: () => guards.status(runtime.health.lookup) });
   const policy = runtime.store.current();
   const demo = config.demo && policy ? await startDemoBackends(policy, runtime, logger) : undefined;
   const base = `http://${runtime.listen.host}:${runtime.listen.port}`;

@@ -19,13 +19,22 @@ export interface LocalGuardSpec {
   readonly minRequests: number;
 }
 
+/** The window figures the guard compares. */
+interface WindowFigures {
+  readonly requests: number;
+  readonly errorRatio: number;
+}
+
 /** Why the guard drops the candidate now; undefined when it holds or cannot judge yet. */
 export function localGuardBreach(spec: LocalGuardSpec, all: readonly Candidate[]): string | undefined {
   const cand = all.find((c) => c.name === spec.candidate);
   const base = all.find((c) => c.name === spec.baseline);
   if (!cand || !base) return undefined;
-  const c = cand.health;
-  const b = base.health;
+  return guardBreach(spec, cand.health, base.health);
+}
+
+/** The same judgement from two health snapshots (for /admin/state and the metric). */
+export function guardBreach(spec: LocalGuardSpec, c: WindowFigures, b: WindowFigures): string | undefined {
   if (c.requests < spec.minRequests || b.requests < spec.minRequests) return undefined;
   const delta = c.errorRatio - b.errorRatio;
   if (!(delta > spec.maxErrorRatioDelta)) return undefined;

@@ -20,6 +20,7 @@ import { combineObservers } from '../proxy/observers.js';
 import type { CompiledRoute } from '../policy/types.js';
 import type { BanditView } from '../routing/bandit.js';
 import type { LocalGuardSpec } from '../routing/local-guard.js';
+import type { BackendHealth } from '../health/types.js';
 import { ProxyPool } from '../proxy/pool.js';
 import type { RequestObserver } from '../proxy/events.js';
 import { isLoopback, type ListenAddress, type RuntimeConfig } from './settings.js';
@@ -60,7 +61,7 @@ export interface RuntimeOptions {
   /** Canary specs' local guards, by route (src/canary/guard-watch.ts). */
   readonly localGuard?: {
     get(route: string): LocalGuardSpec | undefined;
-    all(): ReadonlyMap<string, LocalGuardSpec>;
+    status(health: (backend: string) => BackendHealth): Record<string, unknown>;
   };
   /** `POST /v1/feedback` on the proxy listener. */
   readonly feedback?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -163,7 +164,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       policyVersion: store.current()?.version,
       backends: health.allStats(),
       signals: signals.stats(),
-      canaryGuards: Object.fromEntries(options.localGuard?.all() ?? []),
+      canaryGuards: options.localGuard?.status(health.lookup) ?? {},
       bandit: options.banditState?.() ?? {},
       fleet: fleetView?.stats() ?? null,
       budgets: {

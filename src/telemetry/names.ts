@@ -67,6 +67,8 @@ export const ROUTECAR = {
   banditShare: 'routecar.bandit.share',
   /** Gauge, ratio 0..1: a bandit arm's posterior mean reward, by route and backend. */
   banditRewardMean: 'routecar.bandit.reward.mean',
+  /** Gauge: 1 while the local canary guard drops a route's candidate, 0 while it holds. */
+  canaryGuardBreached: 'routecar.canary.guard.breached',
   /** Counter: labels asked of a classifier, by classifier and outcome (cached, labelled, timeout, error, malformed). */
   classifierCalls: 'routecar.classifier.calls',
 } as const;

@@ -23,6 +23,7 @@ import type { RequestObserver } from '../proxy/events.js';
 import type { Logger } from './logger.js';
 import { policyBackends } from './backends.js';
 import { BanditMetrics, type BanditSource } from './bandit-metrics.js';
+import { CanaryGuardMetrics, type CanaryGuardSource } from './canary-guard-metrics.js';
 import { FeedbackMetrics } from './feedback-metrics.js';
 import { withUnitSuffixes } from './prometheus-names.js';
 import { RequestMetrics } from './request-metrics.js';
@@ -60,6 +61,8 @@ export interface Telemetry {
   recordFeedback(event: FeedbackEvent): void;
   /** Exports the bandit's shares and mean rewards (`routecar.bandit.*`), read at each collection. */
   attachBandit(source: BanditSource): void;
+  /** Exports whether each local canary guard drops its candidate (`routecar.canary.guard.breached`). */
+  attachCanaryGuards(source: CanaryGuardSource): void;
   /**
    * Pushes what is buffered (OTLP metrics, spans) and stops, giving up after `deadlineMs`
    * (default 3 s: an unreachable collector must not hold a pod's shutdown). Never rejects.
@@ -83,8 +86,9 @@ export async function startTelemetry(settings: TelemetrySettings, logger: Logger
   });
   const feedback = new FeedbackMetrics(resource);
   const bandit = new BanditMetrics(resource);
+  const guards = new CanaryGuardMetrics(resource);
   // Every metric comes from these producers; the SDK's MeterProvider only hosts the readers.
-  const metricProducers: MetricProducer[] = [requestMetrics, state, feedback, bandit];
+  const metricProducers: MetricProducer[] = [requestMetrics, state, feedback, bandit, guards];
 
   const readers: IMetricReader[] = [];
   const prometheus = settings.prometheus
@@ -139,6 +143,9 @@ export async function startTelemetry(settings: TelemetrySettings, logger: Logger
     },
     attachBandit(source) {
       bandit.attach(source);
+    },
+    attachCanaryGuards(source) {
+      guards.attach(source);
     },
     attach(target) {
       current = () => target.store.current();

@@ -75,7 +75,13 @@ describe('local canary guard in every sidecar', () => {
     };
     if (state.canaryGuards === undefined) ctx.skip('the runtime does not wire the canary guard watch yet');
     expect(state.canaryGuards).toEqual({
-      chat: { baseline: 'stable', candidate: 'canary', minRequests: 10, maxErrorRatioDelta: 0.2 },
+      chat: {
+        baseline: 'stable',
+        candidate: 'canary',
+        minRequests: 10,
+        maxErrorRatioDelta: 0.2,
+        breached: null,
+      },
     });
     const variants: string[] = [];
     const statuses: number[] = [];
@@ -88,5 +94,14 @@ describe('local canary guard in every sidecar', () => {
     // At 50/50 the canary has its 10 attempts within the first few dozen requests.
     expect(variants.slice(0, 60).filter((v) => v === 'canary').length).toBeGreaterThanOrEqual(10);
     expect(variants.slice(100).filter((v) => v === 'canary')).toEqual([]);
+    // The breach is in /admin/state and in the metric.
+    const after = (await (await fetch(`${routecar.adminUrl}/admin/state`)).json()) as {
+      canaryGuards: Record<string, { breached: string | null }>;
+    };
+    expect(after.canaryGuards.chat!.breached).toMatch(
+      /^canary guard: canary error ratio 1\.00 vs stable 0\.00/,
+    );
+    const metrics = await (await fetch(`${routecar.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^routecar_canary_guard_breached\{[^}]*routecar_backend="canary"[^}]*\} 1$/m);
   }, 60_000);
 });
