@@ -1,4 +1,4 @@
-// Heap held by the feedback memory at its default bound: 100,000 request ids (UUIDs, as routecar
+// Heap (and array buffers) held by the feedback memory at its default bound: 100,000 request ids (UUIDs, as routecar
 // generates them) → (route, backend, variant), ids included (the memory is what keeps them alive).
 // Run: npm run build && node --expose-gc bench/feedback-memory.js [ENTRIES]
 import { randomUUID } from 'node:crypto';
@@ -8,7 +8,8 @@ import { RequestMemory } from '../dist/src/feedback/memory.js';
 const N = Number(process.argv[2] ?? 100_000);
 const heap = () => {
   globalThis.gc();
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 };
 const before = heap();
 const memory = new RequestMemory({ maxEntries: N });

@@ -36,3 +36,52 @@ describe('RequestMemory', () => {
     expect([m.ttlMs, m.maxEntries]).toEqual([15 * 60_000, 100_000]);
   });
 });
+
+describe('RequestMemory against a plain Map (seeded random operations)', () => {
+  it.each([
+    { seed: 42, ttlMs: 500, maxEntries: 64, ids: 200 },
+    { seed: 7, ttlMs: 100_000, maxEntries: 16, ids: 40 }, // the size bound drives eviction, repeats fill the ring
+    { seed: 9, ttlMs: 30, maxEntries: 1_000, ids: 5_000 }, // expiry drives it
+    { seed: 3, ttlMs: 100_000, maxEntries: 1, ids: 3 },
+  ])(
+    'answers every lookup as the reference model does (seed $seed, ttl $ttlMs, max $maxEntries, $ids ids)',
+    ({ seed: start, ttlMs, maxEntries, ids }) => {
+      let seed = start;
+      const rand = (): number => {
+        seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+        return seed / 2 ** 32;
+      };
+      const m = new RequestMemory({ ttlMs, maxEntries });
+      // The reference: insertion-ordered, the oldest evicted first, a repeat moves to the back.
+      const ref = new Map<string, { route: string; backend: string; variant: string; atMs: number }>();
+      let now = 0;
+      for (let step = 0; step < 20_000; step++) {
+        now += Math.floor(rand() * 3);
+        for (const [id, e] of ref) {
+          if (now - e.atMs <= ttlMs) break;
+          ref.delete(id);
+        }
+        const id = `req-${Math.floor(rand() * ids)}`;
+        if (rand() < 0.6) {
+          const entry = {
+            route: `r${step % 3}`,
+            backend: `b${step % 5}`,
+            variant: `v${step % 2}`,
+            atMs: now,
+          };
+          m.remember(id, entry.route, entry.backend, entry.variant, now);
+          ref.delete(id);
+          ref.set(id, entry);
+          while (ref.size > maxEntries) ref.delete(ref.keys().next().value!);
+        } else {
+          const expected = ref.get(id);
+          const got = m.lookup(id, now);
+          expect(got, `step ${step}, ${id}`).toEqual(
+            expected !== undefined && now - expected.atMs <= ttlMs ? expected : undefined,
+          );
+        }
+      }
+      expect(m.size).toBeLessThanOrEqual(maxEntries);
+    },
+  );
+});
