@@ -44,6 +44,7 @@ export function resolveConfig(flags: StartFlags, env: NodeJS.ProcessEnv): Runtim
       'ROUTECAR_BODY_TIMEOUT_MS',
     ),
     prometheusUrl: httpUrl(env.ROUTECAR_PROMETHEUS_URL, 'ROUTECAR_PROMETHEUS_URL'),
+    zone: env.ROUTECAR_ZONE?.trim() || undefined,
     fleetIntervalMs: positiveInt(
       env.ROUTECAR_FLEET_INTERVAL_MS,
       DEFAULT_FLEET_INTERVAL_MS,

@@ -22,6 +22,7 @@ import type { RequestObserver, RequestReport, RequestScope } from '../proxy/even
 import { forward, type ForwardDeps } from '../proxy/forward.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
 import type { HealthLookup } from '../health/types.js';
+import type { SignalLookup } from '../signals/types.js';
 import { decide } from '../routing/decide.js';
 import { checkRequest, createHostCheck, requestGuard, type HostPolicyOptions } from './hardening.js';
 import { refusalError, refusalHeaders } from './refusal.js';
@@ -31,6 +32,10 @@ export interface ProxyAppDeps extends ForwardDeps {
   /** The policy snapshot in force now (undefined until the first one is loaded). */
   readonly policy: () => CompiledPolicy | undefined;
   readonly health: HealthLookup;
+  /** Fresh model-server load signals by backend (none when absent). */
+  readonly signals?: SignalLookup;
+  /** This sidecar's zone (`ROUTECAR_ZONE`); undefined when unknown. */
+  readonly zone?: string | undefined;
   readonly observer: RequestObserver;
   readonly maxBodyBytes: number;
   /** Deadline for a whole request body; `DEFAULT_BODY_TIMEOUT_MS` (read-body.ts) when unset. */
@@ -240,6 +245,8 @@ async function handle(
     const result = decide({
       policy,
       health: deps.health,
+      signals: deps.signals,
+      zone: deps.zone,
       features,
       nowMs: Date.now(),
       random: deps.random,

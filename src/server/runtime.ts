@@ -145,6 +145,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const proxyApp = createProxyListener({
     policy: () => store.current(),
     health: decideHealth,
+    signals: signals.lookup,
+    zone: config.zone,
     observer,
     proxies,
     gate: health,
@@ -174,7 +176,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     }),
     policy: () => ({ ...store.status(), document: store.redacted() }),
     explain: (body, headers) =>
-      explainRequest(store.current(), decideHealth, body, headers, Math.random, signals.lookup),
+      explainRequest(store.current(), decideHealth, body, headers, Math.random, signals.lookup, config.zone),
     metrics: options.metrics,
     adminToken: config.adminToken,
     loopbackOnly: isLoopback(config.adminListen.host),

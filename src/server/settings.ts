@@ -33,6 +33,8 @@ export interface RuntimeConfig {
   readonly bodyTimeoutMs: number;
   /** ROUTECAR_PROMETHEUS_URL: a Prometheus-compatible query API for the fleet's view; unset: local only. */
   readonly prometheusUrl: string | undefined;
+  /** ROUTECAR_ZONE: this sidecar's zone, for zone locality; undefined when unset. */
+  readonly zone: string | undefined;
   /** ROUTECAR_FLEET_INTERVAL_MS: how often the fleet's figures are read from it (default 10 s). */
   readonly fleetIntervalMs: number;
   /** Graceful drain deadline on SIGTERM. */

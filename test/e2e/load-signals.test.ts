@@ -120,9 +120,7 @@ describe('load signals', () => {
     expect(weight(reversed, 'b')).toBeLessThan(0.2);
   });
 
-  // Needs the proxy listener to hand the runtime's signal lookup to decide (ProxyAppDeps.signals);
-  // /admin/explain above already gets it.
-  it.skip('a backend with a deep queue and a full KV cache gets ≤ 20% while its equal-latency peer is idle, and the shares reverse within 3 s', async () => {
+  it('a backend with a deep queue and a full KV cache gets ≤ 20% while its equal-latency peer is idle, and the shares reverse within 3 s', async () => {
     const [a, b] = await Promise.all([upstream('a'), upstream('b')]);
     a.configure({ queueDepth: 40, kvCacheUsage: 1 });
     b.configure({ queueDepth: 0, kvCacheUsage: 0.1 });

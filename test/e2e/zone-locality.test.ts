@@ -18,9 +18,7 @@ afterAll(async () => {
 const CHAT = { model: 'chat', messages: [{ role: 'user', content: 'hello' }] };
 
 describe('zone locality (ROUTECAR_ZONE=z1)', () => {
-  // Needs the proxy listener to hand ROUTECAR_ZONE to decide (ProxyAppDeps.zone, set by the
-  // runtime from the config); passes with that wiring, is skipped until it lands.
-  it.skip('keeps ≥ 90% of the traffic in z1, and killing the z1 backend moves all of it out with 0 client errors', async () => {
+  it('keeps ≥ 90% of the traffic in z1, and killing the z1 backend moves all of it out with 0 client errors', async () => {
     const ups = {
       near: await UpstreamProcess.start(procs, 'near', ['--latency-ms', '10']),
       far1: await UpstreamProcess.start(procs, 'far1', ['--latency-ms', '10']),

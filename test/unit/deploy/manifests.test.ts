@@ -219,13 +219,16 @@ describe('the routecar native sidecar', () => {
     const known = variablesKnownToSrc();
     const used = [...Object.keys(configMap.data), ...(sidecar.env ?? []).map((e) => e.name)];
     for (const name of used) expect(known, `${name} is not read by routecar`).toContain(name);
-    // The downward-API variables carry the fields the telemetry resource expects.
-    const fieldRefs = Object.fromEntries(
+    // The downward-API variables carry the fields the telemetry resource expects, and the zone.
+    const fieldRefs: Record<string, string> = Object.fromEntries(
       (sidecar.env ?? [])
         .filter((e) => e.valueFrom?.fieldRef)
         .map((e) => [e.name, e.valueFrom!.fieldRef!.fieldPath]),
     );
-    expect(Object.keys(fieldRefs).sort()).toEqual(Object.keys(K8S_RESOURCE_ENV).sort());
+    expect(Object.keys(fieldRefs).sort()).toEqual([...Object.keys(K8S_RESOURCE_ENV), 'ROUTECAR_ZONE'].sort());
+    expect(fieldRefs.ROUTECAR_ZONE).toBe("metadata.labels['topology.kubernetes.io/zone']");
+    expect(resolveConfig({}, { ROUTECAR_ZONE: 'us-east-1a' }).zone).toBe('us-east-1a');
+    expect(resolveConfig({}, { ROUTECAR_ZONE: '' }).zone).toBeUndefined();
   });
 
   it('resolves to a valid configuration (what the sidecar will start with)', () => {
