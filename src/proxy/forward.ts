@@ -13,7 +13,7 @@ import { RoutecarError } from '../errors/routecar-error.js';
 import type { Admission, AttemptResult } from '../health/registry.js';
 import type { Endpoint, RequestFeatures } from '../ingress/features.js';
 import { askForStreamUsage, sentLimits, writeOutputLimit } from '../ingress/output-budget.js';
-import type { Outcome } from '../outcome/classify.js';
+import { isContextExceeded, type Outcome } from '../outcome/classify.js';
 import type { CompiledBackend, CompiledPolicy } from '../policy/types.js';
 import { affordableOutputTokens, outputCap, promptTokensOn, usageCostUsd } from '../routing/cost.js';
 import type { Decision } from '../routing/types.js';
@@ -97,8 +97,17 @@ export async function forward(
   let lastOutcome: Outcome | undefined;
   let staleRetries = 0;
   let tried = attempts.length;
+  // After a backend said the request exceeds its context window: the smallest window that may
+  // still fit is one larger than that backend's (when it declares one).
+  let windowAbove: number | undefined;
+  let contextExceeded = false;
   for (let i = 0; i < attempts.length; i++) {
     const name = attempts[i]!;
+    const window = ctx.policy.backends.get(name)?.contextWindow;
+    if (windowAbove !== undefined && window !== undefined && window <= windowAbove) {
+      failures.push(`${name}: skipped (context window ${window} is not larger than ${windowAbove})`);
+      continue;
+    }
     const run = await runAttempt(appSocket, res, ctx, deps, i, shape);
     if (run.kind === 'committed') {
       const served = ctx.policy.backends.get(name)!;
@@ -116,6 +125,11 @@ export async function forward(
       // The backend closed a pooled socket as it was reused: same backend, fresh socket.
       i--;
       continue;
+    }
+    if (isContextExceeded(outcome)) {
+      contextExceeded = true;
+      const exceeded = ctx.policy.backends.get(name)?.contextWindow;
+      if (exceeded !== undefined) windowAbove = Math.max(windowAbove ?? 0, exceeded);
     }
     lastOutcome = outcome;
     const why = describe(outcome, run.status);
@@ -139,7 +153,13 @@ export async function forward(
   return {
     kind: 'failed',
     attempts: tried,
-    error: exhausted(ctx.decision.route, failures, lastOutcome),
+    error: contextExceeded
+      ? new RoutecarError(
+          400,
+          'context_length_exceeded',
+          `the request does not fit the context window of any backend of route "${ctx.decision.route}" that was tried: ${failures.join('; ')}`,
+        )
+      : exhausted(ctx.decision.route, failures, lastOutcome),
   };
 }
 

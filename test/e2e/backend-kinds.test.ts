@@ -47,6 +47,19 @@ beforeAll(async () => {
           contextWindow: 200,
         },
         'small-silent': { url: small.baseURL, model: 'small-model', price: { input: 0.01, output: 0.01 } },
+        // Both declare more than the server really takes (200): the estimate fits, the server says no.
+        'small-400': {
+          url: small.baseURL,
+          model: 'small-model',
+          price: { input: 0.01, output: 0.01 },
+          contextWindow: 400,
+        },
+        'small-360': {
+          url: small.baseURL,
+          model: 'small-model',
+          price: { input: 0.01, output: 0.01 },
+          contextWindow: 360,
+        },
         large: {
           url: large.baseURL,
           model: 'large-model',
@@ -61,6 +74,11 @@ beforeAll(async () => {
         silent: { backends: ['small-silent', 'large'], split: { 'small-silent': 100, large: 0.0001 } },
         tiny: { backends: ['small-declared'] },
         'silent-only': { backends: ['small-silent'] },
+        ladder: {
+          backends: ['small-400', 'small-360', 'large'],
+          split: { 'small-400': 1000, 'small-360': 2, large: 1 },
+          failover: { maxAttempts: 3 },
+        },
       },
     },
   });
@@ -127,6 +145,16 @@ describe('contextWindow', () => {
     const after = await routecar.backend('small-silent');
     expect(after.failures).toBe(before.failures);
     expect(after.breaker).toBe('closed');
+  });
+
+  it('after a context_length_exceeded 400, backends whose window is not larger are skipped', async () => {
+    const { data, response } = await client.chat.completions
+      .create({ model: 'ladder', messages: [{ role: 'user', content: LONG }] })
+      .withResponse();
+    expect(response.headers.get('x-routecar-backend')).toBe('large');
+    expect(data.choices[0]?.message.content).toContain('[large] echo');
+    // small-400 said no; small-360 (a smaller window) was never asked.
+    expect(small.stats.requests).toBe(1);
   });
 
   it('the last backend’s context_length_exceeded 400 reaches the app as the backend sent it', async () => {
