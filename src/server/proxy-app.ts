@@ -26,7 +26,7 @@ import type { SignalLookup } from '../signals/types.js';
 import { decide } from '../routing/decide.js';
 import { checkRequest, createHostCheck, requestGuard, type HostPolicyOptions } from './hardening.js';
 import { refusalError, refusalHeaders } from './refusal.js';
-import { RoutecarError, sendError } from './errors.js';
+import { RoutecarError, sendError, type ErrorShape } from './errors.js';
 
 export interface ProxyAppDeps extends ForwardDeps {
   /** The policy snapshot in force now (undefined until the first one is loaded). */
@@ -198,6 +198,8 @@ async function handle(
   const incomingId = req.headers['x-request-id'];
   const requestId = typeof incomingId === 'string' && incomingId !== '' ? incomingId : randomUUID();
   res.setHeader('x-request-id', requestId);
+  // Clients of the Messages API parse Anthropic's error envelope; everyone else OpenAI's.
+  const shape: ErrorShape = endpoint === 'messages' ? 'anthropic' : 'openai';
   let features: RequestFeatures | undefined;
   let policy: CompiledPolicy | undefined;
   let scope: RequestScope | undefined;
@@ -235,7 +237,7 @@ async function handle(
     if (overBudget !== undefined && !overBudget.ok) {
       const err = budgetExhausted(overBudget);
       const route = policy.routes.has(features.route) ? features.route : 'unknown';
-      sendError(res, err, { 'retry-after': String(overBudget.retryAfterS) });
+      sendError(res, err, { 'retry-after': String(overBudget.retryAfterS) }, shape);
       report(refusedFields(err, route, undefined));
       return;
     }
@@ -256,7 +258,7 @@ async function handle(
     if (!result.ok) {
       const { route, rule } = result.refusal;
       const err = refusalError(result.refusal);
-      sendError(res, err, refusalHeaders(result.refusal, policy));
+      sendError(res, err, refusalHeaders(result.refusal, policy), shape);
       report(refusedFields(err, route, rule));
       return;
     }
@@ -320,7 +322,7 @@ async function handle(
     };
     switch (result2.kind) {
       case 'failed':
-        sendError(res, result2.error, routecarHeaders(undefined, result2.attempts));
+        sendError(res, result2.error, routecarHeaders(undefined, result2.attempts), shape);
         report({ ...common, ...NO_ANSWER, status: result2.error.status, errorCode: result2.error.code });
         return;
       case 'gone':
@@ -355,7 +357,7 @@ async function handle(
             `routecar failed on this request: ${(err as Error).message}`,
           );
     if (err instanceof RoutecarError) settleBody(req, res, err);
-    sendError(res, error, undefined);
+    sendError(res, error, undefined, shape);
     report(refusedFields(error, route, undefined));
   }
 }

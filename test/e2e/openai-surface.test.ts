@@ -233,8 +233,24 @@ describe('POST /v1/messages (Anthropic-compatible backends)', () => {
       body: JSON.stringify({ ...request, model: 'guard' }),
     });
     expect(toOpenAi.status).toBe(503);
+    // A Messages client gets routecar's own errors in Anthropic's envelope.
     expect(await toOpenAi.json()).toMatchObject({
-      error: { code: 'no_healthy_backend', candidates: [{ backend: 'alpha', reason: 'wrong_api' }] },
+      type: 'error',
+      error: {
+        type: 'overloaded_error',
+        code: 'no_healthy_backend',
+        candidates: [{ backend: 'alpha', reason: 'wrong_api' }],
+      },
+    });
+    const unknown = await fetch(`${routecar.baseURL}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...request, model: 'no-such-model' }),
+    });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({
+      type: 'error',
+      error: { type: 'not_found_error', code: 'model_not_found' },
     });
     const err = (await client.chat.completions
       .create({ model: 'sonnet', messages: [{ role: 'user', content: 'hi' }] })
