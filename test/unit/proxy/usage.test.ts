@@ -44,3 +44,25 @@ describe('UsageTap', () => {
     expect(held).toBeGreaterThanOrEqual(4096);
   });
 });
+
+describe('UsageTap: Anthropic streams', () => {
+  it('takes the prompt tokens from message_start and the output tokens from the final message_delta', () => {
+    const tap = new UsageTap();
+    tap.push(
+      Buffer.from(
+        'event: message_start\ndata: {"type":"message_start","message":{"id":"m","usage":{"input_tokens":25,"output_tokens":1}}}\n\n',
+      ),
+    );
+    for (let i = 0; i < 200; i++) {
+      tap.push(
+        Buffer.from(
+          `event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"text":"word ${i} "}}\n\n`,
+        ),
+      );
+    }
+    tap.push(
+      Buffer.from('event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":200}}\n\n'),
+    );
+    expect(tap.result()).toEqual({ inputTokens: 25, outputTokens: 200 });
+  });
+});
