@@ -99,6 +99,7 @@ describeWith(['prometheus'], 'canary controller: real sidecars, real Prometheus,
       routes: {
         fail: { backends: ['base', 'bad'], split: { base: 100, bad: 0 }, failover: { maxAttempts: 2 } },
         ok: { backends: ['base', 'good'], split: { base: 100, good: 0 }, failover: { maxAttempts: 2 } },
+        blind: { backends: ['base', 'good'], split: { base: 100, good: 0 }, failover: { maxAttempts: 2 } },
       },
       // The breaker stays closed: the canary's guard, not the breaker, is under test.
       breaker: {
@@ -228,4 +229,31 @@ describeWith(['prometheus'], 'canary controller: real sidecars, real Prometheus,
     expect(out.fail!.status.state).toBe('rolled_back');
     expect(out.ok!.controller).toBe(other);
   }, 120_000);
+  it('pauses while Prometheus does not answer: the weight is held and the reason says why', async () => {
+    await prom.stop();
+    await consul.write('canary/blind', {
+      baseline: 'base',
+      candidate: 'good',
+      steps: [20, 50, 100],
+      intervalS: 1,
+      minRequests: 1,
+      guards: { maxErrorRatioDelta: 0.2 },
+    });
+    const paused = await until(
+      'paused',
+      async () => {
+        const s = await status('blind');
+        return s?.reason.includes('Prometheus unavailable') ? s : undefined;
+      },
+      20_000,
+    );
+    expect(paused.weight).toBe(20);
+    // Several intervals later it still has not moved.
+    await sleep(4000);
+    expect((await status('blind'))?.weight).toBe(20);
+    expect(JSON.parse((await consul.mustGet('splits/blind')).value!.toString())).toEqual({
+      base: 80,
+      good: 20,
+    });
+  }, 60_000);
 });
