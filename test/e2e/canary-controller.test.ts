@@ -228,6 +228,12 @@ describeWith(['prometheus'], 'canary controller: real sidecars, real Prometheus,
     expect(out.ok!.status.state).toBe('promoted');
     expect(out.fail!.status.state).toBe('rolled_back');
     expect(out.ok!.controller).toBe(other);
+    const text = await runCli(['canary', 'status', 'ok'], { env: consul.env() });
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `^ok: promoted at 100% \\(.*\\) — promoted: guards held at every step \\[controller ${other}\\]$`,
+      ),
+    );
   }, 120_000);
   it('pauses while Prometheus does not answer: the weight is held and the reason says why', async () => {
     await prom.stop();
