@@ -75,6 +75,7 @@ export function figureQueries(route: string, rangeS: number): Record<string, str
     answered: inc('routecar_requests_total', ',routecar_outcome="success"'),
     feedbackSum: inc('routecar_feedback_score_sum'),
     feedbackCount: inc('routecar_feedback_score_count'),
+    guardBreached: `sum by (routecar_backend) (routecar_canary_guard_breached${sel()})`,
   };
 }
 
@@ -97,12 +98,14 @@ export async function readFleetFigures(
       const answered = m.answered!.get(backend) ?? 0;
       const cost = m.costUsd!.get(backend);
       const fbCount = m.feedbackCount!.get(backend) ?? 0;
+      const breached = m.guardBreached!.get(backend) ?? 0;
       return {
         attempts: m.attempts!.get(backend) ?? 0,
         errors: m.errors!.get(backend) ?? 0,
         ...(m.ttftP95!.has(backend) ? { ttftP95S: m.ttftP95!.get(backend) } : {}),
         ...(cost !== undefined && answered > 0 ? { costPerRequestUsd: cost / answered } : {}),
         ...(fbCount > 0 ? { feedbackMean: (m.feedbackSum!.get(backend) ?? 0) / fbCount } : {}),
+        ...(breached > 0 ? { guardBreachedPods: breached } : {}),
       };
     };
     return { ok: true, baseline: arm(arms.baseline), candidate: arm(arms.candidate) };

@@ -17,6 +17,8 @@ export interface ArmFigures {
   readonly costPerRequestUsd?: number;
   /** Mean feedback score 0..1; undefined without feedback. */
   readonly feedbackMean?: number;
+  /** Sidecars whose local canary guard drops this arm right now (`routecar_canary_guard_breached`). */
+  readonly guardBreachedPods?: number;
 }
 
 /** Both arms, or why they could not be read (a Prometheus outage: never act blind). */
@@ -108,6 +110,17 @@ export function stepCanary(input: StepInput): StepAction {
     );
   }
   const { baseline: b, candidate: c } = figures;
+  // Sidecars that already dropped the candidate starve the fleet figures of its failures: their
+  // local guard (the same maxErrorRatioDelta on minRequests) is the evidence, so roll back.
+  if (spec.guards.maxErrorRatioDelta !== undefined && (c.guardBreachedPods ?? 0) > 0) {
+    const reason = `guard maxErrorRatioDelta broken: the local guard drops ${spec.candidate} in ${c.guardBreachedPods} sidecar(s)`;
+    return {
+      kind: 'split',
+      weight: 0,
+      casIndex: status.splitIndex,
+      status: make('rolled_back', 0, reason, { stepStartedAt: now }),
+    };
+  }
   if (b.attempts < spec.minRequests || c.attempts < spec.minRequests) {
     const reason = `waiting for ${spec.minRequests} attempts per arm at ${status.weight}% (baseline ${Math.floor(b.attempts)}, candidate ${Math.floor(c.attempts)})`;
     return changed(status, make('waiting', status.weight, reason));

@@ -20,7 +20,7 @@ import type { RuntimeConfig } from './config.js';
 /** Starts routecar with `config`, which names a policy source; resolves once it serves. */
 export async function startCommand(config: RuntimeConfig): Promise<number> {
   const logger = createLogger();
-  const telemetry = await startTelemetry(logger);
+  const telemetry = await startTelemetry(logger, config.zone);
   // Request id -> (route, backend, variant) for POST /v1/feedback (15 min, 100k ids).
   const memory = new RequestMemory();
   // Routes with `bandit` learn from attempt outcomes and feedback.
@@ -80,14 +80,15 @@ export async function startCommand(config: RuntimeConfig): Promise<number> {
  * Telemetry as the OTEL_* variables ask (docs/metrics.md). With OTEL_SDK_DISABLED=true nothing of
  * the SDK is even loaded, hence the dynamic import.
  */
-async function startTelemetry(logger: Logger): Promise<Telemetry | undefined> {
+async function startTelemetry(logger: Logger, zone: string | undefined): Promise<Telemetry | undefined> {
   const settings = telemetrySettings(process.env);
   if (!settings.enabled) {
     logger.info({ component: 'telemetry' }, 'telemetry disabled (OTEL_SDK_DISABLED=true)');
     return undefined;
   }
   const { startTelemetry: start } = await import('../telemetry/setup.js');
-  const telemetry = await start(settings, logger);
+  // The zone goes on every metric and span as `cloud.availability_zone`.
+  const telemetry = await start(settings, logger, { zone });
   logger.info({ component: 'telemetry', ...telemetry.summary }, 'telemetry started');
   return telemetry;
 }

@@ -1,5 +1,5 @@
 /**
- * The backend facts telemetry attributes need (server address and port, provider, model), looked
+ * The backend facts telemetry attributes need (server address and port, provider, model, zone), looked
  * up in the policy serving now and computed once per compiled backend.
  */
 import type { CompiledBackend, CompiledPolicy } from '../policy/types.js';
@@ -17,6 +17,7 @@ export function backendInfo(backend: CompiledBackend): BackendInfo {
       port: url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80,
       provider: backend.labels['provider'] ?? DEFAULT_PROVIDER,
       model: backend.model,
+      zone: backend.zone,
     };
     infos.set(backend, info);
   }

@@ -37,6 +37,8 @@ export interface BackendInfo {
   readonly provider: string;
   /** `gen_ai.response.model`: the backend's own model name. */
   readonly model: string;
+  /** `routecar.backend.zone` on attempt spans: the backend's `zone` in the policy, when it has one. */
+  readonly zone?: string | undefined;
 }
 
 /** Looks a backend up in the policy serving now; undefined for one that has left it. */

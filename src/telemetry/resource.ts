@@ -1,7 +1,8 @@
 /**
  * The OpenTelemetry resource routecar reports under: `service.name=routecar` (OTEL_SERVICE_NAME
  * and OTEL_RESOURCE_ATTRIBUTES override it), its version, and the pod, namespace and node that a
- * Kubernetes downward API can put in the environment.
+ * Kubernetes downward API can put in the environment, and the sidecar's zone (`ROUTECAR_ZONE`) as
+ * `cloud.availability_zone`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -24,9 +25,19 @@ export const K8S_RESOURCE_ENV: Readonly<Record<string, string>> = {
 
 export const SERVICE_NAME = 'routecar';
 
+/** The semantic conventions' resource attribute for the zone the resource runs in (`ROUTECAR_ZONE`). */
+export const ZONE_ATTRIBUTE = 'cloud.availability_zone';
+
+/** What routecar knows of itself beyond the environment's K8S_* variables. */
+export interface ResourceFacts {
+  /** This sidecar's zone (RuntimeConfig.zone, from `ROUTECAR_ZONE`); undefined when unknown. */
+  readonly zone?: string | undefined;
+}
+
 /** routecar's own attributes, before OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME are applied. */
 export function baseResourceAttributes(
   env: Readonly<Record<string, string | undefined>>,
+  facts: ResourceFacts = {},
 ): Record<string, string> {
   const attributes: Record<string, string> = {
     'service.name': SERVICE_NAME,
@@ -38,6 +49,8 @@ export function baseResourceAttributes(
   }
   // One pod, one routecar: the pod name is the natural instance id.
   if (attributes['k8s.pod.name']) attributes['service.instance.id'] = attributes['k8s.pod.name'];
+  const zone = facts.zone?.trim();
+  if (zone) attributes[ZONE_ATTRIBUTE] = zone;
   return attributes;
 }
 
@@ -45,9 +58,12 @@ export function baseResourceAttributes(
  * The SDK's defaults (telemetry.sdk.*), then routecar's attributes, then OTEL_RESOURCE_ATTRIBUTES
  * and OTEL_SERVICE_NAME from the process environment, each overriding the one before.
  */
-export function buildResource(env: Readonly<Record<string, string | undefined>> = process.env): Resource {
+export function buildResource(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  facts: ResourceFacts = {},
+): Resource {
   return defaultResource()
-    .merge(resourceFromAttributes(baseResourceAttributes(env)))
+    .merge(resourceFromAttributes(baseResourceAttributes(env, facts)))
     .merge(detectResources({ detectors: [envDetector] }));
 }
 

@@ -27,7 +27,7 @@ import { CanaryGuardMetrics, type CanaryGuardSource } from './canary-guard-metri
 import { FeedbackMetrics } from './feedback-metrics.js';
 import { withUnitSuffixes } from './prometheus-names.js';
 import { RequestMetrics } from './request-metrics.js';
-import { buildResource } from './resource.js';
+import { buildResource, type ResourceFacts } from './resource.js';
 import type { TelemetrySettings } from './settings.js';
 import type { LocalSpend } from '../budget/ledger.js';
 import { StateMetricsProducer } from './state-metrics.js';
@@ -70,11 +70,16 @@ export interface Telemetry {
   shutdown(deadlineMs?: number): Promise<void>;
 }
 
-export async function startTelemetry(settings: TelemetrySettings, logger: Logger): Promise<Telemetry> {
+/** `facts` (the sidecar's zone) become resource attributes of every metric and span. */
+export async function startTelemetry(
+  settings: TelemetrySettings,
+  logger: Logger,
+  facts: ResourceFacts = {},
+): Promise<Telemetry> {
   diag.setLogger(diagToPino(logger), DiagLogLevel.WARN);
   for (const warning of settings.warnings) logger.warn({ component: 'telemetry' }, warning);
 
-  const resource = buildResource();
+  const resource = buildResource(process.env, facts);
   let current: () => CompiledPolicy | undefined = () => undefined;
   const backends = policyBackends(() => current());
   const state = new StateMetricsProducer(resource);

@@ -64,6 +64,12 @@ export const SPAN_ATTR = {
   inputTokens: 'gen_ai.usage.input_tokens',
   outputTokens: 'gen_ai.usage.output_tokens',
   status: 'http.response.status_code',
+  /**
+   * The attempt's backend zone (`backends.<b>.zone`). The conventions' `cloud.availability_zone`
+   * describes where the resource itself runs (routecar's zone is on the resource), so the
+   * called backend's zone gets routecar's own key.
+   */
+  backendZone: 'routecar.backend.zone',
 } as const;
 
 export interface Tracing {
@@ -215,6 +221,7 @@ function openAttempt(
     attributes[ATTR.responseModel] = info.model;
     attributes[ATTR.serverAddress] = info.address;
     attributes[ATTR.serverPort] = info.port;
+    if (info.zone !== undefined) attributes[SPAN_ATTR.backendZone] = info.zone;
   }
   // Epoch time on both ends, like the request span, so the two never disagree about the clock.
   const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, startTime: Date.now(), attributes }, parent);

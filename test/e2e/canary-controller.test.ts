@@ -99,6 +99,7 @@ describeWith(['prometheus'], 'canary controller: real sidecars, real Prometheus,
       routes: {
         fail: { backends: ['base', 'bad'], split: { base: 100, bad: 0 }, failover: { maxAttempts: 2 } },
         ok: { backends: ['base', 'good'], split: { base: 100, good: 0 }, failover: { maxAttempts: 2 } },
+        blind: { backends: ['base', 'good'], split: { base: 100, good: 0 }, failover: { maxAttempts: 2 } },
       },
       // The breaker stays closed: the canary's guard, not the breaker, is under test.
       breaker: {
@@ -141,7 +142,8 @@ describeWith(['prometheus'], 'canary controller: real sidecars, real Prometheus,
     );
     // When Prometheus first holds minRequests attempts of the candidate, the clock starts.
     await prom.waitFor(
-      `sum(increase(gen_ai_client_operation_duration_seconds_count{routecar_route="fail",routecar_backend="bad"}[5s]))`,
+      // The candidate had weight 0 before: every attempt it counts is the canary's.
+      `sum(gen_ai_client_operation_duration_seconds_count{routecar_route="fail",routecar_backend="bad"})`,
       (r) => (r[0]?.value ?? 0) >= MIN_REQUESTS,
       30_000,
     );
@@ -157,7 +159,10 @@ describeWith(['prometheus'], 'canary controller: real sidecars, real Prometheus,
     const tookMs = performance.now() - enough;
     expect(tookMs).toBeLessThan(2 * INTERVAL_S * 1000);
     expect(final.weight).toBe(0);
-    expect(final.reason).toMatch(/^guard maxErrorRatioDelta broken: candidate error ratio/);
+    // From the fleet's figures, or from the sidecars' local guards that dropped it first.
+    expect(final.reason).toMatch(
+      /^guard maxErrorRatioDelta broken: (candidate error ratio|the local guard drops bad)/,
+    );
     expect(JSON.parse((await consul.mustGet('splits/fail')).value!.toString())).toEqual({
       base: 100,
       bad: 0,
@@ -223,5 +228,38 @@ describeWith(['prometheus'], 'canary controller: real sidecars, real Prometheus,
     expect(out.ok!.status.state).toBe('promoted');
     expect(out.fail!.status.state).toBe('rolled_back');
     expect(out.ok!.controller).toBe(other);
+    const text = await runCli(['canary', 'status', 'ok'], { env: consul.env() });
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `^ok: promoted at 100% \\(.*\\) — promoted: guards held at every step \\[controller ${other}\\]$`,
+      ),
+    );
   }, 120_000);
+  it('pauses while Prometheus does not answer: the weight is held and the reason says why', async () => {
+    await prom.stop();
+    await consul.write('canary/blind', {
+      baseline: 'base',
+      candidate: 'good',
+      steps: [20, 50, 100],
+      intervalS: 1,
+      minRequests: 1,
+      guards: { maxErrorRatioDelta: 0.2 },
+    });
+    const paused = await until(
+      'paused',
+      async () => {
+        const s = await status('blind');
+        return s?.reason.includes('Prometheus unavailable') ? s : undefined;
+      },
+      20_000,
+    );
+    expect(paused.weight).toBe(20);
+    // Several intervals later it still has not moved.
+    await sleep(4000);
+    expect((await status('blind'))?.weight).toBe(20);
+    expect(JSON.parse((await consul.mustGet('splits/blind')).value!.toString())).toEqual({
+      base: 80,
+      good: 20,
+    });
+  }, 60_000);
 });

@@ -1,7 +1,8 @@
 /**
  * routecar pushing OTLP to a receiver in the test, once per protocol of OTEL_EXPORTER_OTLP_PROTOCOL
  * (unset: http/protobuf, the specification's default; grpc; http/json): its metrics, with the
- * resource attributes a Kubernetes downward API would fill, and the trace of a request that failed
+ * resource attributes a Kubernetes downward API would fill (and ROUTECAR_ZONE as
+ * `cloud.availability_zone`), and the trace of a request that failed
  * over, decoded whatever the wire format. The route's first backend is a port nobody listens on, so
  * every request fails over once. A last suite sends metrics and traces over different protocols.
  */
@@ -44,12 +45,13 @@ async function start(
       K8S_POD_NAME: 'shop-7d9f-x2k',
       K8S_NAMESPACE_NAME: 'shop',
       K8S_NODE_NAME: 'gpu-node-3',
+      ROUTECAR_ZONE: 'us-east-1a',
     },
     policy: {
       version: 1,
       backends: {
         dead: { url: `http://127.0.0.1:${deadPort}/v1`, model: 'model-dead', price: { input: 1, output: 1 } },
-        live: { url: live.baseURL, model: 'model-live', price: { input: 1, output: 1 } },
+        live: { url: live.baseURL, model: 'model-live', price: { input: 1, output: 1 }, zone: 'us-east-1b' },
       },
       routes: { chat: { backends: ['dead', 'live'], split: { dead: 1 }, failover: { maxAttempts: 2 } } },
       // Keep the dead backend's breaker closed, so every request really tries it first.
@@ -128,6 +130,7 @@ describe.each(PROTOCOLS)('OTLP export, %s', (label, protocol, expected) => {
       'k8s.pod.name': 'shop-7d9f-x2k',
       'k8s.namespace.name': 'shop',
       'k8s.node.name': 'gpu-node-3',
+      'cloud.availability_zone': 'us-east-1a',
     });
     const names = new Set(receiver.points().map((p) => p.metric));
     for (const name of [
@@ -187,7 +190,10 @@ describe.each(PROTOCOLS)('OTLP export, %s', (label, protocol, expected) => {
       'server.address': '127.0.0.1',
       'server.port': live.port,
       'gen_ai.response.model': 'model-live',
+      'routecar.backend.zone': 'us-east-1b',
     });
+    expect(attempts[0]!.attributes).not.toHaveProperty('routecar.backend.zone');
+    expect(request.resource['cloud.availability_zone']).toBe('us-east-1a');
 
     // The backend that answered was handed the second attempt's span as its parent.
     expect(live.stats.requests).toBe(before + 1);

@@ -42,6 +42,8 @@ export class ConsulUnderTest {
     readonly prefix: string,
     /** CONSUL_HTTP_TOKEN on a real Consul, if any. */
     readonly token: string | undefined,
+    /** The emulator runs in its own process (startProcess): not a real Consul, though not in reach. */
+    private readonly emulatorProcess = false,
   ) {}
 
   /** The emulator, or the real Consul at CONSUL_HTTP_ADDR with a prefix unique to `label`. */
@@ -86,12 +88,13 @@ export class ConsulUnderTest {
       url,
       `routecar-e2e-${label}-${randomUUID().slice(0, 8)}/`,
       undefined,
+      true,
     );
   }
 
   /** Whether this is the real thing (emulator-only steps are skipped with a plain `if`). */
   get real(): boolean {
-    return this.emulator === undefined;
+    return this.emulator === undefined && !this.emulatorProcess;
   }
 
   /** Environment for routecar and its CLI. */
@@ -100,7 +103,7 @@ export class ConsulUnderTest {
       CONSUL_HTTP_ADDR: this.addr,
       CONSUL_HTTP_TOKEN: this.token,
       // Unset on the emulator, so routecar's default `routecar/` is what is exercised there.
-      ROUTECAR_CONSUL_PREFIX: this.real ? this.prefix : undefined,
+      ROUTECAR_CONSUL_PREFIX: this.emulator ? undefined : this.prefix,
     };
   }
 

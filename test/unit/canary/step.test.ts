@@ -157,3 +157,17 @@ describe('parseCanarySpec', () => {
     expect(parseCanarySpec('{').ok).toBe(false);
   });
 });
+
+describe('the local guards as evidence', () => {
+  it('rolls back when sidecars report their local guard dropping the candidate, even below minRequests', () => {
+    const a = step(status(), figures({}, { attempts: 3, guardBreachedPods: 2 }), T0 + 1000);
+    expect(a).toMatchObject({
+      kind: 'split',
+      weight: 0,
+      status: {
+        state: 'rolled_back',
+        reason: 'guard maxErrorRatioDelta broken: the local guard drops new in 2 sidecar(s)',
+      },
+    });
+  });
+});

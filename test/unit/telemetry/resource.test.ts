@@ -35,6 +35,14 @@ describe('resource', () => {
     expect(baseResourceAttributes({ K8S_POD_NAME: '  ' })).not.toHaveProperty('k8s.pod.name');
   });
 
+  it('puts the sidecar’s zone (ROUTECAR_ZONE) on the resource as cloud.availability_zone', () => {
+    vi.stubEnv('OTEL_RESOURCE_ATTRIBUTES', '');
+    expect(baseResourceAttributes({}, { zone: 'us-east-1a' })['cloud.availability_zone']).toBe('us-east-1a');
+    expect(baseResourceAttributes({}, { zone: ' ' })).not.toHaveProperty('cloud.availability_zone');
+    expect(baseResourceAttributes({})).not.toHaveProperty('cloud.availability_zone');
+    expect(buildResource({}, { zone: 'z1' }).attributes['cloud.availability_zone']).toBe('z1');
+  });
+
   it('lets OTEL_RESOURCE_ATTRIBUTES and then OTEL_SERVICE_NAME override routecar’s own attributes', () => {
     vi.stubEnv(
       'OTEL_RESOURCE_ATTRIBUTES',

@@ -34,6 +34,8 @@ async function tracer(env: Record<string, string> = {}, random?: () => number) {
       port: 8000,
       provider: 'openai',
       model: `model-${name}`,
+      // alpha has a zone in the policy, beta none.
+      zone: name === 'alpha' ? 'us-east-1a' : undefined,
     }),
   });
   const spans = async (): Promise<ReadableSpan[]> => {
@@ -148,6 +150,20 @@ describe('tracing', () => {
       'server.port': 8000,
       'routecar.attempt': 1,
     });
+  });
+
+  it('puts the backend’s zone on its attempt span, and none for a backend without one', async () => {
+    const { observer, spans } = await tracer();
+    const scope = observer.requestStarted!(start())!;
+    scope.attempt('alpha', 1).end(attempt({ outcome: { kind: 'failure', failure: 'refused' } }));
+    scope.attempt('beta', 2).end(attempt({ backend: 'beta', attempt: 2 }));
+    scope.end(request({ backend: 'beta', attempts: 2 }));
+    const clients = (await spans()).filter((s) => s.kind === SpanKind.CLIENT);
+    const byBackend = Object.fromEntries(clients.map((c) => [c.attributes['routecar.backend'], c]));
+    expect(byBackend.alpha!.attributes['routecar.backend.zone']).toBe('us-east-1a');
+    expect(byBackend.beta!.attributes).not.toHaveProperty('routecar.backend.zone');
+    const server = (await spans()).find((s) => s.kind === SpanKind.SERVER)!;
+    expect(server.attributes).not.toHaveProperty('routecar.backend.zone');
   });
 
   it('starts a new trace when the app sent no (or a broken) traceparent', async () => {
