@@ -66,3 +66,15 @@ describe('UsageTap: Anthropic streams', () => {
     expect(tap.result()).toEqual({ inputTokens: 25, outputTokens: 200 });
   });
 });
+
+describe('UsageTap: cached prompt tokens', () => {
+  it('reads prompt_tokens_details.cached_tokens, never above the prompt tokens', () => {
+    const tap = new UsageTap();
+    tap.push(
+      Buffer.from(
+        '{"id":"x","usage":{"prompt_tokens":120,"completion_tokens":7,"prompt_tokens_details":{"cached_tokens":96}}}',
+      ),
+    );
+    expect(tap.result()).toEqual({ inputTokens: 120, outputTokens: 7, cachedInputTokens: 96 });
+  });
+});

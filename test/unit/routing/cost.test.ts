@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimateCostUsd, inputCostUsd, outputCap } from '../../../src/routing/cost.js';
+import { estimateCostUsd, inputCostUsd, outputCap, usageCostUsd } from '../../../src/routing/cost.js';
 import { buildPolicy, decided, features, refused } from './helpers.js';
 
 // 1000 prompt tokens + 1000 output tokens: cheap $0.0002 + $0.0002, mid $0.002, dear $0.02.
@@ -192,5 +192,20 @@ describe('cost ceiling (scenario table)', () => {
     expect(r.status).toBe(503);
     expect(r.message).toContain('cheap breaker_open');
     expect(r.message).toContain('mid over_budget');
+  });
+});
+
+describe('usage cost', () => {
+  it('prices cached prompt tokens at cachedInput and the rest at input', () => {
+    const b = {
+      ...buildPolicy({ backends: { b: {} }, routes: { chat: { backends: ['b'] } } }).backends.get('b')!,
+      price: { inputPerMTok: 2, outputPerMTok: 8, cachedInputPerMTok: 0.5 },
+    };
+    // 1000 prompt tokens of which 600 cached, 100 output: 400 × 2 + 600 × 0.5 + 100 × 8 per 1M.
+    expect(usageCostUsd(b, { inputTokens: 1000, cachedInputTokens: 600, outputTokens: 100 })).toBeCloseTo(
+      0.0019,
+      12,
+    );
+    expect(usageCostUsd(b, { inputTokens: 1000, outputTokens: 100 })).toBeCloseTo(0.0028, 12);
   });
 });
