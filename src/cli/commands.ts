@@ -83,8 +83,10 @@ export const POLICY_EXPLAIN = {
         'a request header, e.g. x-tenant-id:acme, x-priority:batch, x-user-id:u1, x-routecar-backend:NAME',
     },
   },
-  details: `Backends are taken as healthy (no traffic, no history). Exit 0 when the request would be
-served, 2 when it would be refused (the refusal is in the JSON), 1 on an error.`,
+  details: `Backends are taken as healthy (no traffic, no history). With ROUTECAR_ZONE set, zones are
+judged from that zone. Each candidate shows its terms (latency, ttfbP95Ms, errors, cost, load,
+affinity) and its zone term. Exit 0 when the request would be served, 2 when it would be refused
+(the refusal is in the JSON), 1 on an error.`,
 } as const satisfies CommandSpec;
 
 export const POLICY_PUSH = {

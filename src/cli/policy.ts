@@ -10,6 +10,7 @@ import { HEADER_NAME_PATTERN } from '../policy/names.js';
 import { parsePolicy, type ParsePolicyResult } from '../policy/parse.js';
 import { RoutecarError } from '../server/errors.js';
 import { explainRequest } from '../server/explain.js';
+import { NO_SIGNALS } from '../signals/types.js';
 import { UsageError } from './args.js';
 import { POLICY_EXPLAIN, POLICY_PUSH } from './commands.js';
 import { resolveConsulSettings } from './config.js';
@@ -44,7 +45,17 @@ export async function explain(
   }
   try {
     const request = withHeaders(raw, headers);
-    const explanation = explainRequest(read.policy, () => UNKNOWN_HEALTH, request.body, request.headers);
+    // ROUTECAR_ZONE, as for `routecar start`: the zone terms are shown from that zone.
+    const zone = process.env.ROUTECAR_ZONE?.trim() || undefined;
+    const explanation = explainRequest(
+      read.policy,
+      () => UNKNOWN_HEALTH,
+      request.body,
+      request.headers,
+      Math.random,
+      NO_SIGNALS,
+      zone,
+    );
     console.log(JSON.stringify(explanation, null, 2));
     return explanation.result.ok ? 0 : 2;
   } catch (err) {

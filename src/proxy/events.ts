@@ -92,6 +92,8 @@ export interface RequestReport {
    * after its head went out reports status 200 and a failure here.
    */
   readonly outcome?: Outcome | undefined;
+  /** Prefix affinity's outcome for the first attempt (Decision.affinity); absent on routes without affinity. */
+  readonly affinity?: 'home' | 'skipped' | 'none' | undefined;
 }
 
 /** What is known when forwarding starts: the decision is made, no attempt has been sent yet. */

@@ -13,7 +13,8 @@ import type {
 } from '../policy/types.js';
 import { type LoadSignal, NO_SIGNALS, type SignalLookup } from '../signals/types.js';
 import { affordableOutputTokens, estimateCostUsd, inputCostUsd, promptTokensOn } from './cost.js';
-import type { CandidateReport, ExclusionReason } from './types.js';
+import type { ZoneTerm } from './locality.js';
+import type { AffinityTerm, CandidateReport, ExclusionReason } from './types.js';
 
 /** Scoring terms of one candidate: relative latency, error ratio, relative price, relative load. */
 export interface ScoreTerms {
@@ -22,6 +23,8 @@ export interface ScoreTerms {
   readonly cost: number;
   /** (1 + load cost) over the best candidate's; 1 when no candidate has a load signal. */
   readonly load: number;
+  /** The window's time-to-first-byte p95, ms (half of the latency term); undefined without samples. */
+  readonly ttfbP95Ms: number | undefined;
 }
 
 /** One backend of the route while the decision is being made. Mutable, and private to one decide call. */
@@ -39,6 +42,10 @@ export interface Candidate {
   /** Selection weight set by the strategy (a share: the weights of one group sum to 1). */
   weight: number;
   terms: ScoreTerms | undefined;
+  /** Zone term, set when the sidecar's zone applies to the route (locality.ts). */
+  zone?: ZoneTerm | undefined;
+  /** Affinity term, set when the route's prefix affinity chose among the candidates (affinity.ts). */
+  affinity?: AffinityTerm | undefined;
 }
 
 /**
@@ -81,6 +88,8 @@ export function collectCandidates(
       excluded: misfit(backend, features) ?? exclusionOf(name, h, backend.maxInflight, actions, split, nowMs),
       weight: 0,
       terms: undefined,
+      zone: undefined,
+      affinity: undefined,
     };
   }
   return out;
@@ -178,17 +187,22 @@ export function describeExclusions(pool: readonly Candidate[]): string {
   return text;
 }
 
-/** The public report: the weight for usable candidates, the reason for excluded ones. */
+/**
+ * The public report: the weight for usable candidates, the reason for excluded ones, the zone
+ * term when zones apply, and the scoring terms (with the affinity term) when scoring was used.
+ */
 export function toReports(pool: readonly Candidate[]): CandidateReport[] {
   const out = new Array<CandidateReport>(pool.length);
   for (let i = 0; i < pool.length; i++) {
     const c = pool[i] as Candidate;
+    const zone = c.zone === undefined ? undefined : { zone: c.zone };
     if (c.excluded !== undefined) {
-      out[i] = { backend: c.name, estimatedCostUsd: c.costUsd, excluded: c.excluded };
+      out[i] = { backend: c.name, estimatedCostUsd: c.costUsd, excluded: c.excluded, ...zone };
     } else if (c.terms !== undefined) {
-      out[i] = { backend: c.name, estimatedCostUsd: c.costUsd, weight: c.weight, terms: c.terms };
+      const terms = c.affinity === undefined ? c.terms : { ...c.terms, affinity: c.affinity };
+      out[i] = { backend: c.name, estimatedCostUsd: c.costUsd, weight: c.weight, terms, ...zone };
     } else {
-      out[i] = { backend: c.name, estimatedCostUsd: c.costUsd, weight: c.weight };
+      out[i] = { backend: c.name, estimatedCostUsd: c.costUsd, weight: c.weight, ...zone };
     }
   }
   return out;

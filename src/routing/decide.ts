@@ -28,7 +28,7 @@ import { scoreStrategy } from './score.js';
 import { splitStrategy } from './split.js';
 import { banditStrategy, type BanditView } from './bandit.js';
 import { applyLocalGuard, type LocalGuardSpec } from './local-guard.js';
-import type { Selection } from './strategy.js';
+import { selectionFacts, type Selection } from './strategy.js';
 import type { CandidateReport, DecideResult, Decision, DecisionRefusal, ExclusionReason } from './types.js';
 
 export interface DecideInput {
@@ -40,6 +40,8 @@ export interface DecideInput {
   readonly signals?: SignalLookup;
   /** This sidecar's zone (`ROUTECAR_ZONE`); undefined when unknown. */
   readonly zone?: string | undefined;
+  /** Whether a route's traffic had left the zone at its last decision (`Decision.zoneLeft`, kept by ZoneMemory). */
+  readonly zoneLeft?: (route: string) => boolean;
   readonly features: RequestFeatures;
   /** Epoch milliseconds (compared with `coolingUntilMs`). */
   readonly nowMs: number;
@@ -125,7 +127,7 @@ export function decide(input: DecideInput): DecideResult {
     input.signals,
     ceiling,
   );
-  const locality = localityOf(policy, route, input.zone);
+  const locality = localityOf(policy, route, input.zone, input.zoneLeft?.(route.name));
   excludeOtherZones(all, locality);
   const guarded = applyLocalGuard(input.localGuard?.(route.name), all);
   if (guarded !== undefined) reason = join(reason, guarded);
@@ -227,6 +229,7 @@ export function decide(input: DecideInput): DecideResult {
     // Served over the ceiling by the policy's choice (`overBudget: cheapest`): nothing to clamp to.
     maxCostUsd: budget.kind === 'cheapest' ? undefined : ceiling,
     candidates: toReports(all),
+    ...selectionFacts(selection, attempts[0]),
   };
   return { ok: true, decision: withPromptFacts(decision, features) };
 }

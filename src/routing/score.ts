@@ -31,8 +31,14 @@
 import type { Objective } from '../policy/types.js';
 import type { LoadSignal } from '../signals/types.js';
 import type { Candidate } from './candidates.js';
-import { affinityPick } from './affinity.js';
-import { type LocalityView, preferredLocal } from './locality.js';
+import { affinityOutcome, affinityPick } from './affinity.js';
+import {
+  type LocalityView,
+  ZONE_RETURN_RATIO,
+  ZONE_TOLERANCE,
+  zoneChoice,
+  type ZoneChoice,
+} from './locality.js';
 import type { Strategy } from './strategy.js';
 import { appendByWeight, pickWeighted } from './weighted.js';
 
@@ -94,7 +100,13 @@ export function assignScores(cands: readonly Candidate[], objective: Objective):
       Math.pow(costRel, -objective.cost) *
       Math.exp(-objective.errors * ERROR_SCALE * (errors - minErrors));
     c.weight = w;
-    c.terms = { latency: latRel, errors: c.health.errorRatio, cost: costRel, load: loadRel };
+    c.terms = {
+      latency: latRel,
+      errors: c.health.errorRatio,
+      cost: costRel,
+      load: loadRel,
+      ttfbP95Ms: c.health.ttfbP95Ms,
+    };
     total += w;
   }
   // Every weight can underflow to 0: then nobody is better.
@@ -180,12 +192,13 @@ export function scoreOrder(
   return cands[first] as Candidate;
 }
 
-export const scoreStrategy: Strategy = ({ usable, objective, random, locality, route, features }) => {
+export const scoreStrategy: Strategy = ({ all, usable, objective, random, locality, route, features }) => {
   const order: Candidate[] = [];
   assignScores(usable, objective);
   // In zone: the first attempt among the local candidates (their weights become shares of the
   // traffic); the others follow as failover, best first, with no traffic of their own.
-  const local = preferredLocal(usable, locality);
+  const zone = zoneChoice(usable, all, locality);
+  const local = zone.local;
   const pool = local ?? usable;
   if (local !== undefined) {
     let total = 0;
@@ -206,12 +219,20 @@ export const scoreStrategy: Strategy = ({ usable, objective, random, locality, r
   const picked = pool[first] as Candidate;
   let how = `score -> ${picked.name} (weight ${picked.weight.toFixed(2)}${leader(pool, objective)}`;
   if (home !== undefined) {
-    const spilled = home.skipped.length > 0 ? `${home.skipped.join(', ')} over load or score; ` : '';
+    const spilled = home.skipped.length > 0 ? `${home.skipped.join(', ')} skipped; ` : '';
     how = `affinity prefix -> ${picked.name} (${spilled}weight ${picked.weight.toFixed(2)}`;
+  } else if (key !== '') {
+    how = `${how}; affinity: no eligible home`;
   }
-  const zone =
-    local !== undefined ? `, zone ${(locality as LocalityView).zone})` : `)${leftZone(usable, locality)}`;
-  return { order, variant: 'default', reason: how + zone };
+  const where =
+    local !== undefined ? `, zone ${(locality as LocalityView).zone})` : `)${leftZone(zone, locality)}`;
+  const selection = { order, variant: 'default', reason: how + where };
+  const withZone = zone.left === undefined ? selection : { ...selection, zoneLeft: zone.left };
+  if (affinity === undefined) return withZone;
+  if (key === '') return { ...withZone, affinity: { outcome: 'none' } };
+  const inDomain = local === undefined ? () => true : (c: Candidate) => c.zone === 'same';
+  const outcome = affinityOutcome(all, inDomain, key, home === undefined ? undefined : picked);
+  return { ...withZone, affinity: { outcome, backend: picked.name } };
 };
 
 /** Weight ratio between the two best candidates under which neither is said to lead. */
@@ -248,8 +269,14 @@ function leader(cands: readonly Candidate[], objective: Objective): string {
   return best[1] > 0 ? `; ${top.name} leads ${next.name} on ${best[0]}` : '';
 }
 
-/** `; left zone z1` when prefer-zone had local candidates but none scored within the tolerance. */
-function leftZone(usable: readonly Candidate[], locality: LocalityView | undefined): string {
-  if (locality === undefined || locality.mode !== 'prefer-zone') return '';
-  return usable.some((c) => locality.isLocal(c)) ? `; left zone ${locality.zone}` : '';
+/**
+ * `; left zone z1 (local scores 0.10 of remote; returns at 0.50)` when prefer-zone had local
+ * backends but none usable or none scoring within the threshold.
+ */
+function leftZone(zone: ZoneChoice, locality: LocalityView | undefined): string {
+  if (locality === undefined || zone.left !== true) return '';
+  const back = (1 / ZONE_RETURN_RATIO).toFixed(2);
+  if (zone.ratio === 0) return `; left zone ${locality.zone} (no usable local backend)`;
+  const leaves = locality.left ? '' : `, under ${(1 / ZONE_TOLERANCE).toFixed(2)}`;
+  return `; left zone ${locality.zone} (local scores ${zone.ratio.toFixed(2)} of remote${leaves}; returns at ${back})`;
 }

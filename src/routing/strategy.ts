@@ -9,6 +9,7 @@ import type { RequestFeatures } from '../ingress/features.js';
 import type { CompiledRoute, Objective, SplitWeights } from '../policy/types.js';
 import type { Candidate } from './candidates.js';
 import type { LocalityView } from './locality.js';
+import type { AffinityOutcome } from './types.js';
 
 export interface StrategyInput {
   /** Every backend of the route, in route order, excluded ones included (for reasons). */
@@ -34,6 +35,27 @@ export interface Selection {
   readonly variant: string;
   /** The strategy's part of the decision reason, e.g. `score -> a (weight 0.62)`. */
   readonly reason: string;
+  /** Prefix affinity's outcome and the backend it chose, when the route has `affinity` (score only). */
+  readonly affinity?: { readonly outcome: AffinityOutcome; readonly backend?: string };
+  /** The route's zone state after this selection (locality.ts ZoneChoice.left); absent when zones did not decide. */
+  readonly zoneLeft?: boolean;
 }
 
 export type Strategy = (input: StrategyInput) => Selection;
+
+/**
+ * What a selection adds to the decision: prefix affinity's outcome for the first attempt (a
+ * half-open trial or `prefer` may have put another backend first: then the home was `skipped`)
+ * and the route's zone state.
+ */
+export function selectionFacts(
+  selection: Selection,
+  first: string | undefined,
+): { affinity?: AffinityOutcome; zoneLeft?: boolean } {
+  const a = selection.affinity;
+  if (a === undefined && selection.zoneLeft === undefined) return {};
+  const out: { affinity?: AffinityOutcome; zoneLeft?: boolean } = {};
+  if (a !== undefined) out.affinity = a.outcome === 'home' && a.backend !== first ? 'skipped' : a.outcome;
+  if (selection.zoneLeft !== undefined) out.zoneLeft = selection.zoneLeft;
+  return out;
+}

@@ -21,6 +21,19 @@ export type ExclusionReason =
   /** A canary candidate failing beyond its spec's guard in this sidecar's window (local-guard.ts). */
   | 'canary_guard';
 
+/** A candidate's prefix-affinity term (routes with `affinity`, requests with a prefix). */
+export interface AffinityTerm {
+  /** This candidate is the prompt prefix's home: its rendezvous hash is the best among the eligible. */
+  readonly home: boolean;
+  /** Its load over the candidates' mean (queued + running with signals, else in flight); skipped above maxLoadFactor. */
+  readonly loadFactor: number;
+  /** Why a candidate that hashes better than the home was passed over: its load or its score. */
+  readonly skipped?: 'load' | 'score';
+}
+
+/** What prefix affinity did for the first attempt: the home served it, it was passed over, or the request had no prefix. */
+export type AffinityOutcome = 'home' | 'skipped' | 'none';
+
 export interface CandidateReport {
   readonly backend: string;
   /** Estimated USD cost of this request on this backend. */
@@ -36,7 +49,16 @@ export interface CandidateReport {
     readonly cost: number;
     /** (1 + load cost) over the best candidate's; 1 without load signals. */
     readonly load?: number;
+    /** The window's time-to-first-byte p95, ms; absent without samples. */
+    readonly ttfbP95Ms?: number | undefined;
+    /** Prefix affinity, on routes with `affinity` for requests with a prefix. */
+    readonly affinity?: AffinityTerm;
   };
+  /**
+   * Zone term when the sidecar's zone applies to the route: `same` zone, `other` zone (or none),
+   * or `excluded` by a `zone-only` route.
+   */
+  readonly zone?: 'same' | 'other' | 'excluded';
 }
 
 export interface Decision {
@@ -65,6 +87,17 @@ export interface Decision {
   readonly maxCostUsd: number | undefined;
   /** Every backend of the route, with its weight or the reason it was left out. */
   readonly candidates: readonly CandidateReport[];
+  /**
+   * Prefix affinity's outcome for the first attempt (`home`: the prompt's home backend; `skipped`:
+   * the home was passed over for its load, score or health; `none`: the request had no prefix).
+   * Absent when the route has no affinity or affinity did not choose (split, bandit, pin).
+   */
+  readonly affinity?: AffinityOutcome;
+  /**
+   * The route's zone state after this decision, for the caller to hand back as `zoneLeft`: true
+   * while its traffic is out of the sidecar's zone (locality.ts). Absent when zones did not decide.
+   */
+  readonly zoneLeft?: boolean;
 }
 
 /** Why no decision could be made; mapped to an OpenAI-shaped error at the edge. */

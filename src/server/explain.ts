@@ -38,6 +38,7 @@ export function explainRequest(
   random: () => number = Math.random,
   signals: SignalLookup = NO_SIGNALS,
   zone: string | undefined = undefined,
+  zoneLeft: ((route: string) => boolean) | undefined = undefined,
 ): Explanation {
   if (!policy) throw new RoutecarError(503, 'not_ready', 'no policy loaded yet');
   let endpoint: Endpoint = 'chat.completions';
@@ -63,7 +64,7 @@ export function explainRequest(
   const extracted = extractRequest(endpoint, requestHeaders, bodyBytes).features;
   const features: RequestFeatures = classes === undefined ? extracted : { ...extracted, classes };
   const unclassified = classifiersNeeded(policy.rules, features);
-  const result = decide({ policy, health, signals, zone, features, nowMs: Date.now(), random });
+  const result = decide({ policy, health, signals, zone, zoneLeft, features, nowMs: Date.now(), random });
   const { headers: _headers, prompt: _prompt, classes: _classes, ...shown } = features;
   const explanation = { policyVersion: policy.version, features: shown, result };
   return unclassified.length === 0 ? explanation : { ...explanation, unclassified };

@@ -24,6 +24,7 @@ import { upstreamRequestHeaders } from '../proxy/headers.js';
 import type { HealthLookup } from '../health/types.js';
 import type { SignalLookup } from '../signals/types.js';
 import { decide } from '../routing/decide.js';
+import { ZoneMemory } from '../routing/zone-memory.js';
 import { checkRequest, createHostCheck, requestGuard, type HostPolicyOptions } from './hardening.js';
 import { refusalError, refusalHeaders } from './refusal.js';
 import { RoutecarError, sendError, type ErrorShape } from './errors.js';
@@ -36,6 +37,8 @@ export interface ProxyAppDeps extends ForwardDeps {
   readonly signals?: SignalLookup;
   /** This sidecar's zone (`ROUTECAR_ZONE`); undefined when unknown. */
   readonly zone?: string | undefined;
+  /** Which routes' traffic is out of the zone (hysteresis state); default: one for this listener. */
+  readonly zoneMemory?: ZoneMemory;
   readonly observer: RequestObserver;
   readonly maxBodyBytes: number;
   /** Deadline for a whole request body; `DEFAULT_BODY_TIMEOUT_MS` (read-body.ts) when unset. */
@@ -71,6 +74,7 @@ const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
 export function createProxyListener(deps: ProxyAppDeps): RequestListener {
   // One classifier connection pool and label cache for the listener's life, across policy reloads.
   if (deps.classifier === undefined) deps = { ...deps, classifier: new ClassifierClient() };
+  if (deps.zoneMemory === undefined) deps = { ...deps, zoneMemory: new ZoneMemory() };
   const allowed = createHostCheck(deps.hosts);
   let expressApp: Promise<RequestListener> | undefined;
   const fallback: RequestListener = (req, res) => {
@@ -249,6 +253,7 @@ async function handle(
       health: deps.health,
       signals: deps.signals,
       zone: deps.zone,
+      zoneLeft: deps.zoneMemory?.left,
       features,
       nowMs: Date.now(),
       random: deps.random,
@@ -263,6 +268,7 @@ async function handle(
       return;
     }
     const decision = result.decision;
+    deps.zoneMemory?.record(decision);
     const own = policy;
     const routecarHeaders = (backend: string | undefined, attempts: number): Record<string, string> => {
       const h: Record<string, string> = {
@@ -319,6 +325,7 @@ async function handle(
       prompt: decision.prompt,
       reason: decision.reason,
       attempts: result2.attempts,
+      affinity: decision.affinity,
     };
     switch (result2.kind) {
       case 'failed':

@@ -30,6 +30,7 @@ import { HttpDrainer } from './drain.js';
 import { refuseMalformedRequests } from './hardening.js';
 import { explainRequest } from './explain.js';
 import { createProxyListener } from './proxy-app.js';
+import { ZoneMemory } from '../routing/zone-memory.js';
 
 export interface Runtime {
   readonly store: PolicyStore;
@@ -142,7 +143,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     (err, event) => logger.error({ err, event }, 'a request observer failed; the request is unaffected'),
   );
 
+  // Which routes' traffic is out of the zone: kept by the proxy listener, read by /admin/explain.
+  const zoneMemory = new ZoneMemory();
   const proxyApp = createProxyListener({
+    zoneMemory,
     policy: () => store.current(),
     health: decideHealth,
     signals: signals.lookup,
@@ -176,7 +180,16 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     }),
     policy: () => ({ ...store.status(), document: store.redacted() }),
     explain: (body, headers) =>
-      explainRequest(store.current(), decideHealth, body, headers, Math.random, signals.lookup, config.zone),
+      explainRequest(
+        store.current(),
+        decideHealth,
+        body,
+        headers,
+        Math.random,
+        signals.lookup,
+        config.zone,
+        zoneMemory.left,
+      ),
     metrics: options.metrics,
     adminToken: config.adminToken,
     loopbackOnly: isLoopback(config.adminListen.host),

@@ -69,6 +69,12 @@ export const ROUTECAR = {
   banditRewardMean: 'routecar.bandit.reward.mean',
   /** Gauge: 1 while the local canary guard drops a route's candidate, 0 while it holds. */
   canaryGuardBreached: 'routecar.canary.guard.breached',
+  /**
+   * Counter: requests of routes with prefix affinity, by route and `routecar.affinity.outcome`:
+   * `home` (the prompt prefix's home backend took the first attempt), `skipped` (the home was
+   * passed over for its load, score or health), `none` (the request had no prefix).
+   */
+  affinityRequests: 'routecar.affinity.requests',
   /** Counter: labels asked of a classifier, by classifier and outcome (cached, labelled, timeout, error, malformed). */
   classifierCalls: 'routecar.classifier.calls',
 } as const;
@@ -101,6 +107,8 @@ export const ATTR = {
   classifier: 'routecar.classifier',
   /** `reported` (the backend's usage) or `estimated` (routecar counted: no usage came back). */
   usage: 'routecar.usage',
+  /** Prefix affinity's outcome: `home`, `skipped` or `none`. */
+  affinityOutcome: 'routecar.affinity.outcome',
   /** A budget window: `hour` or `day` (UTC). */
   window: 'routecar.window',
   /** Start of that window, epoch seconds. */

@@ -151,6 +151,7 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
   private readonly cost: CounterFamily;
   private readonly tenantSpend: CounterFamily;
   private readonly classifications: CounterFamily;
+  private readonly affinity: CounterFamily;
   private readonly tenants: LabelCap | undefined;
   private readonly attempts = new Map<string, AttemptSeries>();
   private readonly now: () => HrTime;
@@ -237,6 +238,15 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
       },
       this.now,
     );
+    this.affinity = new CounterFamily(
+      {
+        name: ROUTECAR.affinityRequests,
+        unit: '{request}',
+        description:
+          'Requests of routes with prefix affinity, by outcome: home (the prefix home served first), skipped, none (no prefix).',
+      },
+      this.now,
+    );
     this.tenants = options.tenantLabel ? new LabelCap(options.tenantLimit) : undefined;
     subscribeClassifications(this);
   }
@@ -305,6 +315,12 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
         return a;
       })
       .add(1);
+    if (r.affinity !== undefined) {
+      const outcome = r.affinity;
+      this.affinity
+        .get(`${route}\u0001${outcome}`, () => ({ [ATTR.route]: route, [ATTR.affinityOutcome]: outcome }))
+        .add(1);
+    }
     if (r.costUsd === undefined) return;
     if (r.budgetTenant !== undefined) {
       const t = r.budgetTenant;
@@ -344,6 +360,7 @@ export class RequestMetrics implements RequestObserver, MetricProducer {
       this.cost,
       this.tenantSpend,
       this.classifications,
+      this.affinity,
     ]
       .map((f) => f.toMetricData())
       .filter((m) => m.dataPoints.length > 0);

@@ -1,7 +1,8 @@
 /**
  * Prompt-prefix affinity end to end: two routecar processes (two "pods") in front of three fake
  * upstreams; 30 distinct system prompts, each sent with varying user messages through both.
- * Every pod must send a prompt to the same backend, and the prompts must spread.
+ * Every pod must send a prompt to the same backend, and the prompts must spread; each pod's
+ * /metrics counts the requests that went to their prompt's home.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream.js';
@@ -96,5 +97,19 @@ describe('prefix affinity across two routecar processes', () => {
     const total = PROMPTS * PER_PROMPT;
     expect(onHome / total).toBeGreaterThanOrEqual(0.9);
     for (const b of ['a', 'b', 'c']) expect((totals[b] ?? 0) / total).toBeLessThanOrEqual(0.6);
+
+    // The hit share is on /metrics: routecar_affinity_requests_total by route and outcome, summed over the pods.
+    const outcomes: Record<string, number> = {};
+    for (const pod of pods) {
+      const text = await (await fetch(`${pod.adminUrl}/metrics`)).text();
+      for (const m of text.matchAll(/^routecar_affinity_requests_total\{([^}]*)\} (\S+)$/gm)) {
+        expect(m[1]).toContain('routecar_route="chat"');
+        const outcome = /routecar_affinity_outcome="(\w+)"/.exec(m[1]!)![1]!;
+        outcomes[outcome] = (outcomes[outcome] ?? 0) + Number(m[2]);
+      }
+    }
+    expect((outcomes.home ?? 0) + (outcomes.skipped ?? 0)).toBe(total);
+    expect(outcomes.none ?? 0).toBe(0);
+    expect((outcomes.home ?? 0) / total).toBeGreaterThanOrEqual(0.9);
   });
 });

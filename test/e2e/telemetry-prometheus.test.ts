@@ -262,6 +262,8 @@ describeWith(['prometheus'], 'routecar metrics in a real Prometheus', () => {
       'Traffic share by variant',
       'Error ratio by variant',
       'Instances per policy version',
+      // Joins routecar_requests_total with target_info, where the sidecar's zone is.
+      'Requests per second by sidecar zone and backend',
     ]) {
       expect(results.get(title), title).toBeGreaterThan(0);
     }

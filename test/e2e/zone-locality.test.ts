@@ -47,6 +47,27 @@ describe('zone locality (ROUTECAR_ZONE=z1)', () => {
     });
     routecars.push(r);
     const url = `${r.baseURL}/chat/completions`;
+    const explain = async () => {
+      const res = await fetch(`${r.adminUrl}/admin/explain`, { method: 'POST', body: JSON.stringify(CHAT) });
+      const e = (await res.json()) as {
+        result: {
+          decision: {
+            reason: string;
+            zoneLeft?: boolean;
+            candidates: { backend: string; zone?: string; excluded?: string }[];
+          };
+        };
+      };
+      return e.result.decision;
+    };
+    // The zone term per candidate, and the reason naming the zone.
+    const before = await explain();
+    expect(before.candidates.map((c) => [c.backend, c.zone])).toEqual([
+      ['near', 'same'],
+      ['far1', 'other'],
+      ['far2', 'other'],
+    ]);
+    expect(before.reason).toContain(', zone z1)');
 
     const steady = await runLoad({ url, body: CHAT, total: 200, concurrency: 4 });
     expect(failuresOf(steady)).toEqual([]);
@@ -68,5 +89,10 @@ describe('zone locality (ROUTECAR_ZONE=z1)', () => {
     const after = outcomes.filter((o) => o.at > killedAt + 100);
     expect(after.length).toBeGreaterThan(200);
     expect(countByBackend(after).near ?? 0).toBe(0);
+    // Out of the zone: the route's state says so, and the reason says why.
+    const out = await explain();
+    expect(out.candidates[0]).toMatchObject({ backend: 'near', zone: 'same', excluded: 'breaker_open' });
+    expect(out.reason).toContain('left zone z1 (no usable local backend)');
+    expect(out.zoneLeft).toBe(true);
   });
 });

@@ -57,7 +57,7 @@ describe('prefix affinity', () => {
     const busy = { ...healthy, [home]: { ...same, inflight: 12 } };
     const d = decided({ policy: policy(), health: busy, features: withPrefix(text) });
     expect(d.attempts[0]).not.toBe(home);
-    expect(d.reason).toContain(`affinity prefix -> ${d.attempts[0]} (${home} over load or score;`);
+    expect(d.reason).toContain(`affinity prefix -> ${d.attempts[0]} (${home} (load 3.0x mean) skipped;`);
     // A little busier than the others is not enough to move it.
     const slightly = { ...healthy, [home]: { ...same, inflight: 1 } };
     expect(decided({ policy: policy(), health: slightly, features: withPrefix(text) }).attempts[0]).toBe(
@@ -97,5 +97,38 @@ describe('prefix affinity', () => {
     expect(d.reason).toMatch(/^score -> /);
     const withText = decided({ policy: policy(), health: healthy, features: withPrefix(prompt(1)) });
     expect(withText.attempts).toHaveLength(3);
+  });
+
+  it('reports the outcome on the decision: home, skipped (load, score or health) or none (no prefix)', () => {
+    const text = prompt(11);
+    const home = decided({ policy: policy(), health: healthy, features: withPrefix(text) });
+    expect(home.affinity).toBe('home');
+    const h = home.attempts[0]!;
+    const cases: [string, Record<string, object>][] = [
+      ['load', { ...healthy, [h]: { ...same, inflight: 12 } }],
+      ['score', { ...healthy, [h]: { ...same, failures: 20, errorRatio: 0.1 } }],
+      ['breaker', { ...healthy, [h]: { ...same, breaker: 'open' } }],
+    ];
+    for (const [why, health] of cases) {
+      const d = decided({ policy: policy(), health, features: withPrefix(text) });
+      expect(d.attempts[0], why).not.toBe(h);
+      expect(d.affinity, why).toBe('skipped');
+    }
+    expect(decided({ policy: policy(), health: healthy, features: withPrefix('') }).affinity).toBe('none');
+    const plain = buildPolicy({ backends: BACKENDS, routes: { chat: { backends: BACKENDS } } });
+    expect(decided({ policy: plain, health: healthy, features: withPrefix(text) }).affinity).toBeUndefined();
+  });
+
+  it('shows the affinity term per candidate: the home, each load factor, and why a better hash was skipped', () => {
+    const text = prompt(7);
+    const h = decided({ policy: policy(), health: healthy, features: withPrefix(text) }).attempts[0]!;
+    const busy = { ...healthy, [h]: { ...same, inflight: 12 } };
+    const d = decided({ policy: policy(), health: busy, features: withPrefix(text) });
+    const terms = Object.fromEntries(d.candidates.map((c) => [c.backend, c.terms?.affinity]));
+    // Mean in flight 4 (12 / 3): the home is at 3x, the others at 0.
+    expect(terms[h]).toEqual({ home: false, loadFactor: 3, skipped: 'load' });
+    expect(terms[d.attempts[0]!]).toEqual({ home: true, loadFactor: 0 });
+    const plain = decided({ policy: policy(), health: healthy, features: withPrefix('') });
+    for (const c of plain.candidates) expect(c.terms?.affinity).toBeUndefined();
   });
 });

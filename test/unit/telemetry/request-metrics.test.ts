@@ -313,6 +313,21 @@ describe('routecar instruments, per request', () => {
     ]);
   });
 
+  it('counts prefix-affinity outcomes per route (home, skipped, none), and nothing for routes without affinity', async () => {
+    const m = metrics();
+    for (let i = 0; i < 3; i++) m.requestFinished(request({ affinity: 'home' }));
+    m.requestFinished(request({ affinity: 'skipped' }));
+    m.requestFinished(request({ affinity: 'none', route: 'code' }));
+    m.requestFinished(request({ route: 'embed' }));
+    const affinity = (await collect(m)).get(ROUTECAR.affinityRequests);
+    expect(affinity?.descriptor.unit).toBe('{request}');
+    expect(points(affinity)).toEqual([
+      [{ 'routecar.route': 'chat', 'routecar.affinity.outcome': 'home' }, 3],
+      [{ 'routecar.route': 'chat', 'routecar.affinity.outcome': 'skipped' }, 1],
+      [{ 'routecar.route': 'code', 'routecar.affinity.outcome': 'none' }, 1],
+    ]);
+  });
+
   it('puts tenants on the cost counter only when asked, capped, with "other" past the cap', async () => {
     const off = metrics();
     off.requestFinished(request({ tenant: 'acme' }));
