@@ -7,7 +7,7 @@
  * before its first scrape) never shows in an increase, and the windows are clock windows anyway. A failed or slow query changes nothing but the reading's age: the ledger keeps
  * enforcing on what it has (the last reading plus local spend), never blocking on Prometheus.
  */
-import { queryVector } from '../canary/prometheus.js';
+import { queryVector } from '../fleet/prometheus-query.js';
 import { SpendLedger, WINDOW_MS, type BudgetWindow } from './ledger.js';
 
 export interface FleetSpendOptions {
@@ -67,12 +67,13 @@ export class FleetSpendReader {
       for (const window of ['hour', 'day'] as const) {
         const now = this.o.now();
         const start = Math.floor(now / WINDOW_MS[window]) * WINDOW_MS[window];
-        const samples = await query(
+        const byTenant = await query(
           this.o.prometheusUrl,
           fleetSpendQuery(window, start),
-          this.o.timeoutMs ?? 3_000,
+          'routecar_tenant',
+          AbortSignal.timeout(this.o.timeoutMs ?? 3_000),
         );
-        this.o.ledger.setFleetSpend(window as BudgetWindow, byTenant(samples), this.o.now());
+        this.o.ledger.setFleetSpend(window as BudgetWindow, nonNegative(byTenant), this.o.now());
       }
       this.lastOkMs = this.o.now();
       this.lastError = undefined;
@@ -91,14 +92,9 @@ export class FleetSpendReader {
   }
 }
 
-function byTenant(
-  samples: readonly { metric: Record<string, string>; value: [number, string] }[],
-): Map<string, number> {
+/** Spend is never negative; a series that says so is dropped. */
+function nonNegative(byTenant: ReadonlyMap<string, number>): Map<string, number> {
   const out = new Map<string, number>();
-  for (const s of samples) {
-    const tenant = s.metric.routecar_tenant;
-    const usd = Number(s.value[1]);
-    if (tenant !== undefined && Number.isFinite(usd) && usd >= 0) out.set(tenant, usd);
-  }
+  for (const [tenant, usd] of byTenant) if (usd >= 0) out.set(tenant, usd);
   return out;
 }

@@ -4,62 +4,15 @@
  * (docs/metrics.md). Attempt-level: `gen_ai_client_operation_duration_seconds_count` counts every
  * call to a backend, so a candidate whose failures are hidden from the app by failover still shows.
  */
+import { queryVector } from '../fleet/prometheus-query.js';
 import type { ArmFigures, FleetFigures } from './step.js';
 
-/** A query failed: Prometheus unreachable, or it answered an error. */
-export class PrometheusQueryError extends Error {
-  readonly code = 'PROMETHEUS_QUERY_FAILED';
-
-  constructor(message: string, options?: { cause: unknown }) {
-    super(message, options);
-    this.name = 'PrometheusQueryError';
-  }
-}
-
-interface VectorSample {
-  readonly metric: Record<string, string>;
-  readonly value: [number, string];
-}
-
-/** One instant query; the vector's samples. Throws PrometheusQueryError. */
-export async function queryVector(
-  baseUrl: string,
-  query: string,
-  timeoutMs = 5000,
-): Promise<readonly VectorSample[]> {
-  const url = `${baseUrl.replace(/\/+$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`;
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  } catch (err) {
-    throw new PrometheusQueryError(`${baseUrl} unreachable: ${(err as Error).message}`, { cause: err });
-  }
-  let body: { status?: string; error?: string; data?: { resultType?: string; result?: VectorSample[] } };
-  try {
-    body = (await res.json()) as typeof body;
-  } catch (err) {
-    throw new PrometheusQueryError(`${baseUrl} answered ${res.status} without JSON`, { cause: err });
-  }
-  if (body.status !== 'success' || body.data?.resultType !== 'vector') {
-    throw new PrometheusQueryError(`${baseUrl} answered ${res.status}: ${body.error ?? 'not a vector'}`);
-  }
-  return body.data.result ?? [];
-}
+/** Per query: a slow Prometheus pauses the canary rather than holding its step. */
+const QUERY_TIMEOUT_MS = 5_000;
 
 /** A PromQL string literal. */
 function literal(value: string): string {
   return JSON.stringify(value);
-}
-
-/** The value per `routecar_backend` of a `sum by (routecar_backend)` query; NaN values dropped. */
-function byBackend(samples: readonly VectorSample[]): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const s of samples) {
-    const v = Number(s.value[1]);
-    const backend = s.metric.routecar_backend;
-    if (backend !== undefined && Number.isFinite(v)) out.set(backend, v);
-  }
-  return out;
 }
 
 /** The PromQL of each figure, for a route over the last `rangeS` seconds (exported for docs and tests). */
@@ -92,8 +45,12 @@ export async function readFleetFigures(
   const queries = figureQueries(route, Math.max(1, Math.ceil(rangeS)));
   try {
     const names = Object.keys(queries);
-    const results = await Promise.all(names.map((n) => queryVector(baseUrl, queries[n]!)));
-    const m = Object.fromEntries(names.map((n, i) => [n, byBackend(results[i]!)]));
+    const results = await Promise.all(
+      names.map((n) =>
+        queryVector(baseUrl, queries[n]!, 'routecar_backend', AbortSignal.timeout(QUERY_TIMEOUT_MS)),
+      ),
+    );
+    const m = Object.fromEntries(names.map((n, i) => [n, results[i]!]));
     const arm = (backend: string): ArmFigures => {
       const answered = m.answered!.get(backend) ?? 0;
       const cost = m.costUsd!.get(backend);

@@ -17,16 +17,15 @@ describe('FleetSpendReader', () => {
       prometheusUrl: 'http://prom:9090',
       ledger,
       now: () => T0,
-      query: async (url, q) => {
+      query: async (url, q, by) => {
         expect(url).toBe('http://prom:9090');
+        expect(by).toBe('routecar_tenant');
         queries.push(q);
-        const usd = q.includes('routecar_window="hour"') ? '1.25' : '3';
-        const samples: { metric: Record<string, string>; value: [number, string] }[] = [
-          { metric: { routecar_tenant: 'acme' }, value: [T0 / 1000, usd] },
-          { metric: {}, value: [T0 / 1000, '7'] },
-          { metric: { routecar_tenant: 'bad' }, value: [T0 / 1000, 'NaN'] },
-        ];
-        return samples;
+        const usd = q.includes('routecar_window="hour"') ? 1.25 : 3;
+        return new Map([
+          ['acme', usd],
+          ['broken', -1],
+        ]);
       },
     });
     await reader.refresh();
