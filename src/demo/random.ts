@@ -1,16 +1,5 @@
 /**
- * A small seedable random source (mulberry32), so a fake upstream's `failureRate` and jitter can
- * be replayed exactly in a test or a demo run.
+ * The fake upstreams' seedable random source, so a `failureRate` and jitter can be replayed
+ * exactly in a test or a demo run: the same mulberry32 the router uses for repeatable figures.
  */
-
-/** Returns a function yielding floats in [0, 1), fully determined by `seed`. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../routing/seeded-random.js';

@@ -22,8 +22,8 @@ import type { CompiledPolicy } from '../policy/types.js';
 import type { RequestObserver } from '../proxy/events.js';
 import type { Logger } from './logger.js';
 import { policyBackends } from './backends.js';
-import { BanditMetrics, type BanditSource } from './bandit-metrics.js';
-import { CanaryGuardMetrics, type CanaryGuardSource } from './canary-guard-metrics.js';
+import { banditMetrics, type BanditSource } from './bandit-metrics.js';
+import { canaryGuardMetrics, type CanaryGuardSource } from './canary-guard-metrics.js';
 import { FeedbackMetrics } from './feedback-metrics.js';
 import { withUnitSuffixes } from './prometheus-names.js';
 import { RequestMetrics } from './request-metrics.js';
@@ -90,8 +90,8 @@ export async function startTelemetry(
     resource,
   });
   const feedback = new FeedbackMetrics(resource);
-  const bandit = new BanditMetrics(resource);
-  const guards = new CanaryGuardMetrics(resource);
+  const bandit = banditMetrics(resource);
+  const guards = canaryGuardMetrics(resource);
   // Every metric comes from these producers; the SDK's MeterProvider only hosts the readers.
   const metricProducers: MetricProducer[] = [requestMetrics, state, feedback, bandit, guards];
 

@@ -24,6 +24,7 @@ import type { BreakerState, Quantiles } from '../health/types.js';
 import type { LocalSpend } from '../budget/ledger.js';
 import type { PolicyStatus } from '../policy/store-types.js';
 import { CounterFamily, hrTimeOf } from './aggregates.js';
+import { gaugeData as gauge } from './gauge-producer.js';
 import { ATTR, ROUTECAR, SCOPE } from './names.js';
 
 /** Where the state comes from; attached once the runtime exists. */
@@ -193,15 +194,6 @@ export class StateMetricsProducer implements MetricProducer {
       this.transitions.toMetricData(),
     ].filter((m) => m.dataPoints.length > 0);
   }
-}
-
-function gauge(name: string, unit: string, description: string, dataPoints: DataPoint<number>[]): MetricData {
-  return {
-    descriptor: { name, unit, description, valueType: ValueType.DOUBLE },
-    aggregationTemporality: AggregationTemporality.CUMULATIVE,
-    dataPointType: DataPointType.GAUGE,
-    dataPoints,
-  };
 }
 
 function counter(
