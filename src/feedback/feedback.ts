@@ -29,21 +29,17 @@ export function parseFeedback(raw: Buffer): { requestId: string; score: number }
   try {
     body = JSON.parse(raw.toString('utf8'));
   } catch {
-    throw new RoutecarError(400, 'invalid_json', 'the body is not valid JSON');
+    throw new RoutecarError('invalid_json', 'the body is not valid JSON');
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new RoutecarError(400, 'invalid_feedback', 'expected {"request_id": "...", "score": 0..1}');
+    throw new RoutecarError('invalid_feedback', 'expected {"request_id": "...", "score": 0..1}');
   }
   const { request_id: requestId, score } = body as { request_id?: unknown; score?: unknown };
   if (typeof requestId !== 'string' || requestId === '') {
-    throw new RoutecarError(
-      400,
-      'invalid_feedback',
-      'request_id must be a non-empty string (an x-request-id)',
-    );
+    throw new RoutecarError('invalid_feedback', 'request_id must be a non-empty string (an x-request-id)');
   }
   if (typeof score !== 'number' || !Number.isFinite(score) || score < 0 || score > 1) {
-    throw new RoutecarError(400, 'invalid_feedback', 'score must be a number from 0 to 1');
+    throw new RoutecarError('invalid_feedback', 'score must be a number from 0 to 1');
   }
   return { requestId, score };
 }
@@ -57,7 +53,6 @@ export function acceptFeedback(
   const request = memory.lookup(feedback.requestId, nowMs);
   if (request === undefined) {
     throw new RoutecarError(
-      404,
       'request_not_found',
       `no request "${feedback.requestId}" in the last ${Math.round(memory.ttlMs / 60_000)} minutes`,
     );
@@ -86,8 +81,7 @@ export function feedbackHandler(
         const feedback = parseFeedback(await readBody(req, MAX_FEEDBACK_BYTES, 5_000));
         event = acceptFeedback(deps.memory, feedback, now());
       } catch (err) {
-        const e =
-          err instanceof RoutecarError ? err : new RoutecarError(400, 'invalid_feedback', String(err));
+        const e = err instanceof RoutecarError ? err : new RoutecarError('invalid_feedback', String(err));
         settleBody(req, res, e);
         sendError(res, e);
         return;

@@ -95,30 +95,27 @@ function parseBody(raw: Buffer): RequestBody {
   try {
     parsed = JSON.parse(raw.toString('utf8'));
   } catch (err) {
-    throw new RoutecarError(400, 'invalid_json', `request body is not valid JSON: ${(err as Error).message}`);
+    throw new RoutecarError('invalid_json', `request body is not valid JSON: ${(err as Error).message}`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new RoutecarError(400, 'invalid_json', 'request body must be a JSON object');
+    throw new RoutecarError('invalid_json', 'request body must be a JSON object');
   }
   // Before anything walks the body: past the limit, JSON.stringify and the estimate would overflow.
   if (nestsDeeperThan(parsed, MAX_JSON_DEPTH)) {
     throw new RoutecarError(
-      400,
       'json_too_deep',
       `request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`,
     );
   }
   const model = (parsed as Record<string, unknown>).model;
   if (model === undefined || model === null || model === '') {
-    throw new RoutecarError(400, 'missing_model', 'request body must name a route in "model"');
+    throw new RoutecarError('missing_model', 'request body must name a route in "model"');
   }
   if (typeof model !== 'string') {
     throw new RoutecarError(
-      400,
       'invalid_value',
       `"model" must be a string naming a route, got ${describeJsonValue(model)}`,
-      undefined,
-      { param: 'model' },
+      { details: { param: 'model' } },
     );
   }
   return parsed as RequestBody;
@@ -129,7 +126,6 @@ function maxCost(value: string | undefined): number | undefined {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) {
     throw new RoutecarError(
-      400,
       'invalid_max_cost',
       `x-routecar-max-cost must be a non-negative number of USD, got "${value}"`,
     );

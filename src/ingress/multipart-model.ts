@@ -49,7 +49,6 @@ export async function readMultipartModel(
     parser = busboy({ headers: req.headers, limits: { fieldSize: MAX_MODEL_BYTES } });
   } catch (err) {
     throw new RoutecarError(
-      400,
       'invalid_multipart',
       `request body is not multipart/form-data: ${(err as Error).message}`,
     );
@@ -77,9 +76,7 @@ export async function readMultipartModel(
       const prefix = Buffer.concat(chunks, size);
       const at = locateValue(prefix, boundary, model!);
       if (at === undefined) {
-        settle(
-          new RoutecarError(400, 'invalid_multipart', 'the "model" part could not be located in the form'),
-        );
+        settle(new RoutecarError('invalid_multipart', 'the "model" part could not be located in the form'));
         return;
       }
       settle({ model: model!, prefix, valueStart: at[0], valueEnd: at[1], complete });
@@ -87,7 +84,7 @@ export async function readMultipartModel(
     parser.on('field', (name: string, value: string, info: { valueTruncated: boolean }) => {
       if (name !== 'model' || model !== undefined) return;
       if (info.valueTruncated) {
-        settle(new RoutecarError(400, 'invalid_value', `"model" is longer than ${MAX_MODEL_BYTES} bytes`));
+        settle(new RoutecarError('invalid_value', `"model" is longer than ${MAX_MODEL_BYTES} bytes`));
         return;
       }
       model = value;
@@ -95,7 +92,7 @@ export async function readMultipartModel(
     // File parts before `model` are held in the prefix; busboy's copies are dropped.
     parser.on('file', (_name: string, stream: Readable) => stream.resume());
     parser.on('error', (err: Error) =>
-      settle(new RoutecarError(400, 'invalid_multipart', `malformed multipart body: ${err.message}`)),
+      settle(new RoutecarError('invalid_multipart', `malformed multipart body: ${err.message}`)),
     );
     parser.on('close', () => {
       if (model === undefined) settle(missingModel());
@@ -106,7 +103,6 @@ export async function readMultipartModel(
       if (size > maxBytes) {
         settle(
           new RoutecarError(
-            413,
             'request_too_large',
             `no "model" part within the first ${maxBytes} bytes of the form`,
           ),
@@ -122,10 +118,9 @@ export async function readMultipartModel(
       // busboy's 'close' settles; a form cut short errors there.
     };
     const onError = (err: Error): void =>
-      settle(new RoutecarError(400, 'request_aborted', `request body could not be read: ${err.message}`));
+      settle(new RoutecarError('request_aborted', `request body could not be read: ${err.message}`));
     const timer = setTimeout(
-      () =>
-        settle(new RoutecarError(408, 'request_timeout', `no "model" part received within ${timeoutMs} ms`)),
+      () => settle(new RoutecarError('request_timeout', `no "model" part received within ${timeoutMs} ms`)),
       timeoutMs,
     );
     req.on('data', onData);
@@ -135,7 +130,7 @@ export async function readMultipartModel(
 }
 
 function missingModel(): RoutecarError {
-  return new RoutecarError(400, 'missing_model', 'the form must name a route in its "model" field');
+  return new RoutecarError('missing_model', 'the form must name a route in its "model" field');
 }
 
 /** The boundary parameter of a multipart content type (busboy has already checked it is there). */

@@ -70,13 +70,9 @@ function integerField(
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'number' && Number.isInteger(v) && v >= min) return v;
   const expected = min === 0 ? 'a non-negative integer' : 'a positive integer';
-  throw new RoutecarError(
-    400,
-    'invalid_value',
-    `"${field}" must be ${expected}, got ${describeJsonValue(v)}`,
-    undefined,
-    { param: field },
-  );
+  throw new RoutecarError('invalid_value', `"${field}" must be ${expected}, got ${describeJsonValue(v)}`, {
+    details: { param: field },
+  });
 }
 
 /** The field an output limit is written to when the request sent none (the most widely served one). */

@@ -49,13 +49,12 @@ export function readBody(
     };
     const onError = (err: Error): void => {
       cleanup();
-      reject(new RoutecarError(400, 'request_aborted', `request body could not be read: ${err.message}`));
+      reject(new RoutecarError('request_aborted', `request body could not be read: ${err.message}`));
     };
     const onTimeout = (): void => {
       cleanup();
       reject(
         new RoutecarError(
-          408,
           'request_timeout',
           `request body not received within ${timeoutMs} ms (${size} bytes arrived)`,
         ),
@@ -89,7 +88,7 @@ export function settleBody(
 }
 
 function tooLarge(maxBytes: number): RoutecarError {
-  return new RoutecarError(413, 'request_too_large', `request body exceeds the limit of ${maxBytes} bytes`);
+  return new RoutecarError('request_too_large', `request body exceeds the limit of ${maxBytes} bytes`);
 }
 
 /** Most of an oversized body routecar reads and drops before it gives up on the connection. */

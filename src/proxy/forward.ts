@@ -155,7 +155,6 @@ export async function forward(
     attempts: tried,
     error: contextExceeded
       ? new RoutecarError(
-          400,
           'context_length_exceeded',
           `the request does not fit the context window of any backend of route "${ctx.decision.route}" that was tried: ${failures.join('; ')}`,
         )
@@ -291,14 +290,10 @@ function describe(outcome: Outcome, status: number | undefined): string {
 function exhausted(route: string, failures: readonly string[], last: Outcome | undefined): RoutecarError {
   const list = failures.join('; ');
   if (last?.kind === 'ignored') {
-    return new RoutecarError(503, 'no_healthy_backend', `no healthy backend for route "${route}": ${list}`);
+    return new RoutecarError('no_healthy_backend', `no healthy backend for route "${route}": ${list}`);
   }
   const timeout = last?.kind === 'failure' && last.failure.endsWith('timeout');
   return timeout
-    ? new RoutecarError(
-        504,
-        'upstream_timeout',
-        `every backend for route "${route}" timed out or failed: ${list}`,
-      )
-    : new RoutecarError(502, 'upstream_unavailable', `every backend for route "${route}" failed: ${list}`);
+    ? new RoutecarError('upstream_timeout', `every backend for route "${route}" timed out or failed: ${list}`)
+    : new RoutecarError('upstream_unavailable', `every backend for route "${route}" failed: ${list}`);
 }

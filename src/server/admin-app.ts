@@ -78,7 +78,7 @@ export function createAdminApp(deps: AdminDeps): RequestListener {
       if (read && path === '/admin/policy') return sendJson(res, 200, deps.policy());
       if (req.method === 'POST' && path === '/admin/explain') return void explain(deps, req, res);
     }
-    sendError(res, new RoutecarError(404, 'unknown_endpoint', `no admin endpoint ${req.method} ${path}`));
+    sendError(res, new RoutecarError('unknown_endpoint', `no admin endpoint ${req.method} ${path}`));
   };
 }
 
@@ -91,7 +91,7 @@ async function explain(deps: AdminDeps, req: IncomingMessage, res: ServerRespons
       settleBody(req, res, err);
       sendError(res, err);
     } else {
-      sendError(res, new RoutecarError(500, 'admin_error', (err as Error).message));
+      sendError(res, new RoutecarError('admin_error', (err as Error).message));
     }
   }
 }
@@ -119,7 +119,6 @@ function admitted(deps: AdminDeps, req: IncomingMessage, res: ServerResponse, pa
     sendError(
       res,
       new RoutecarError(
-        403,
         'admin_disabled',
         'the admin API is bound off loopback and ROUTECAR_ADMIN_TOKEN is not set',
       ),
@@ -131,7 +130,6 @@ function admitted(deps: AdminDeps, req: IncomingMessage, res: ServerResponse, pa
     sendError(
       res,
       new RoutecarError(
-        401,
         'unauthorized',
         'admin endpoints need "Authorization: Bearer <ROUTECAR_ADMIN_TOKEN>"',
       ),

@@ -40,7 +40,7 @@ export function explainRequest(
   zone: string | undefined = undefined,
   zoneLeft: ((route: string) => boolean) | undefined = undefined,
 ): Explanation {
-  if (!policy) throw new RoutecarError(503, 'not_ready', 'no policy loaded yet');
+  if (!policy) throw new RoutecarError('not_ready', 'no policy loaded yet');
   let endpoint: Endpoint = 'chat.completions';
   let bodyBytes = raw;
   let requestHeaders: IncomingHttpHeaders = headers;
@@ -49,11 +49,7 @@ export function explainRequest(
   if (envelope) {
     if (envelope.endpoint !== undefined) {
       if (!ENDPOINTS.has(envelope.endpoint)) {
-        throw new RoutecarError(
-          400,
-          'invalid_endpoint',
-          `endpoint must be one of ${[...ENDPOINTS].join(', ')}`,
-        );
+        throw new RoutecarError('invalid_endpoint', `endpoint must be one of ${[...ENDPOINTS].join(', ')}`);
       }
       endpoint = envelope.endpoint as Endpoint;
     }
@@ -74,7 +70,6 @@ export function explainRequest(
 function parseClasses(value: unknown): ReadonlyMap<string, ClassLabel | undefined> {
   const invalid = () =>
     new RoutecarError(
-      400,
       'invalid_classes',
       'classes must map classifier names to {"label": "...", "score": 0..1} or null',
     );

@@ -31,6 +31,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import type { Duplex } from 'node:stream';
 import type { NextFunction, Request, Response } from 'express';
+import type { ErrorCode } from '../errors/routecar-error.js';
 import { errorBody, RoutecarError, sendError } from './errors.js';
 
 export interface HostPolicyOptions {
@@ -116,7 +117,6 @@ export function checkRequest(
   const target = req.url ?? '';
   if (!target.startsWith('/')) {
     return new RoutecarError(
-      400,
       'invalid_request_target',
       'routecar is not a forward proxy: send origin-form requests (POST /v1/chat/completions); the backend comes from the policy',
     );
@@ -125,26 +125,24 @@ export function checkRequest(
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     if (req.rawHeaders[i]!.toLowerCase() === 'host') hosts++;
   }
-  if (hosts > 1) return new RoutecarError(400, 'invalid_host', 'more than one Host header');
+  if (hosts > 1) return new RoutecarError('invalid_host', 'more than one Host header');
   const host = req.headers.host;
   // HTTP/1.1 without Host never gets here (Node answers 400); HTTP/1.0 may omit it, and a browser never does.
   if (host !== undefined) {
     const hostname = hostnameOf(host);
     if (hostname === undefined)
-      return new RoutecarError(400, 'invalid_host', `malformed Host header "${clip(host)}"`);
+      return new RoutecarError('invalid_host', `malformed Host header "${clip(host)}"`);
     if (!allowed(hostname)) {
       return new RoutecarError(
-        421,
         'host_not_allowed',
         `routecar does not answer to Host "${clip(hostname)}"; use localhost, or add the name to ${variable}`,
-        'invalid_request_error',
+        { type: 'invalid_request_error' },
       );
     }
   }
   const origin = req.headers.origin;
   if (origin !== undefined && !originAllowed(origin, allowed)) {
     return new RoutecarError(
-      403,
       'origin_not_allowed',
       `requests from browser origin "${clip(origin)}" are refused; add its host to ${variable} if it should be served`,
     );
@@ -168,29 +166,28 @@ export function refuseMalformedRequests(server: Server): void {
       socket.destroy();
       return;
     }
-    const [status, code, message] = describeParseError(err);
-    endWith(socket, new RoutecarError(status, code, message));
+    const [code, message] = describeParseError(err);
+    endWith(socket, new RoutecarError(code, message));
   });
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     endWith(
       socket,
-      new RoutecarError(405, 'method_not_allowed', 'routecar is not a forward proxy: CONNECT is refused'),
+      new RoutecarError('method_not_allowed', 'routecar is not a forward proxy: CONNECT is refused'),
       'GET, POST',
     );
   });
 }
 
-function describeParseError(err: NodeJS.ErrnoException & { reason?: string }): [number, string, string] {
+function describeParseError(err: NodeJS.ErrnoException & { reason?: string }): [ErrorCode, string] {
   switch (err.code) {
     case 'HPE_HEADER_OVERFLOW':
-      return [431, 'request_header_fields_too_large', 'request headers too large'];
+      return ['request_header_fields_too_large', 'request headers too large'];
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
-      return [413, 'request_too_large', 'chunk extensions too large'];
+      return ['request_too_large', 'chunk extensions too large'];
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return [408, 'request_timeout', 'the request was not received in time'];
+      return ['request_timeout', 'the request was not received in time'];
     default:
       return [
-        400,
         'malformed_request',
         `malformed HTTP request refused (${err.reason ?? err.code ?? 'parse error'}); the connection is closed`,
       ];

@@ -80,7 +80,7 @@ export function createProxyListener(deps: ProxyAppDeps): RequestListener {
   const fallback: RequestListener = (req, res) => {
     (expressApp ??= loadExpressApp(deps)).then(
       (app) => app(req, res),
-      (err: unknown) => sendError(res, new RoutecarError(500, 'internal_error', (err as Error).message)),
+      (err: unknown) => sendError(res, new RoutecarError('internal_error', (err as Error).message)),
     );
   };
   return (req, res) => {
@@ -143,7 +143,7 @@ function retrieveModel(res: ServerResponse, id: string, deps: ProxyAppDeps): voi
   const policy = deps.policy();
   if (policy === undefined || !policy.routes.has(id)) {
     const shown = JSON.stringify(id.length > 200 ? `${id.slice(0, 200)}…` : id);
-    sendError(res, new RoutecarError(404, 'model_not_found', `The model ${shown} does not exist`));
+    sendError(res, new RoutecarError('model_not_found', `The model ${shown} does not exist`));
     return;
   }
   sendJson(res, modelObject(id));
@@ -184,7 +184,7 @@ async function loadExpressApp(deps: ProxyAppDeps): Promise<RequestListener> {
   app.use((req, res) => {
     sendError(
       res,
-      new RoutecarError(404, 'unknown_endpoint', `routecar does not serve ${req.method} ${req.path}`),
+      new RoutecarError('unknown_endpoint', `routecar does not serve ${req.method} ${req.path}`),
     );
   });
   return app;
@@ -230,7 +230,7 @@ async function handle(
   };
   try {
     policy = deps.policy();
-    if (!policy) throw new RoutecarError(503, 'not_ready', 'routecar has no policy loaded yet');
+    if (!policy) throw new RoutecarError('not_ready', 'routecar has no policy loaded yet');
     const upload = MULTIPART_ENDPOINTS.has(endpoint) ? await readUpload(req, deps) : undefined;
     const extracted =
       upload === undefined
@@ -358,11 +358,7 @@ async function handle(
     const error =
       err instanceof RoutecarError
         ? err
-        : new RoutecarError(
-            500,
-            'internal_error',
-            `routecar failed on this request: ${(err as Error).message}`,
-          );
+        : new RoutecarError('internal_error', `routecar failed on this request: ${(err as Error).message}`);
     if (err instanceof RoutecarError) settleBody(req, res, err);
     sendError(res, error, undefined, shape);
     report(refusedFields(error, route, undefined));
@@ -374,7 +370,6 @@ function budgetExhausted(v: Extract<BudgetVerdict, { ok: false }>): RoutecarErro
   const who =
     v.tenant === NO_TENANT ? 'requests without a tenant' : `tenant ${JSON.stringify(v.tenant.slice(0, 100))}`;
   return new RoutecarError(
-    429,
     'budget_exhausted',
     `${who} spent ${formatUsd(v.spentUsd)} of its ${formatUsd(v.limitUsd)} budget this ${v.window} (UTC); ` +
       `it renews in ${v.retryAfterS} s`,

@@ -13,13 +13,10 @@ export function refusalError(refusal: DecisionRefusal): RoutecarError {
   const candidates = refusal.candidates
     .filter((c) => c.excluded !== undefined)
     .map((c) => ({ backend: c.backend, reason: c.excluded }));
-  return new RoutecarError(
-    refusal.status,
-    refusal.code,
-    boundedMessage(refusal),
-    undefined,
-    candidates.length ? { candidates } : undefined,
-  );
+  return new RoutecarError(refusal.code, boundedMessage(refusal), {
+    status: refusal.status,
+    details: candidates.length ? { candidates } : undefined,
+  });
 }
 
 /**

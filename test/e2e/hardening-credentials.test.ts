@@ -71,7 +71,8 @@ async function send(model: string): Promise<void> {
 
 function expectOwnKeyOnly(headers: IncomingHttpHeaders | undefined): void {
   expect(headers?.authorization).toBe(`Bearer ${BACKEND_KEY}`);
-  for (const name of ['api-key', 'x-api-key', 'cookie', 'proxy-authorization']) expect(headers).not.toHaveProperty(name);
+  for (const name of ['api-key', 'x-api-key', 'cookie', 'proxy-authorization'])
+    expect(headers).not.toHaveProperty(name);
 }
 
 describe('app credentials and backends', () => {

@@ -102,14 +102,14 @@ describe('settleBody: the connection after a body error', () => {
 
   it('after a 408 the connection is closed: the rest of the body is not worth waiting for', () => {
     const { headers, res } = response();
-    settleBody(fakeRequest(), res, new RoutecarError(408, 'request_timeout', 'slow'));
+    settleBody(fakeRequest(), res, new RoutecarError('request_timeout', 'slow'));
     expect(headers).toEqual({ connection: 'close' });
   });
 
   it('after a 413 the rest of the body is read and dropped', () => {
     const req = fakeRequest({ 'content-length': '10' });
     const { headers, res } = response();
-    settleBody(req, res, new RoutecarError(413, 'request_too_large', 'big'));
+    settleBody(req, res, new RoutecarError('request_too_large', 'big'));
     expect(headers).toEqual({});
     expect(req.readableFlowing).toBe(true);
   });
@@ -117,7 +117,7 @@ describe('settleBody: the connection after a body error', () => {
   it('other errors leave the connection alone', () => {
     const req = fakeRequest();
     const { headers, res } = response();
-    settleBody(req, res, new RoutecarError(400, 'invalid_json', 'nope'));
+    settleBody(req, res, new RoutecarError('invalid_json', 'nope'));
     expect(headers).toEqual({});
     expect(req.readableFlowing).toBe(null);
   });
