@@ -6,7 +6,11 @@
  * figures, which are ignored once older than {@link FLEET_STALE_AFTER_ROUNDS} intervals. Nothing
  * here is on the request path.
  */
-import { FleetQueryError, queryVector } from './prometheus-query.js';
+import type { LabelMatcher } from '../policy/selector.js';
+import { matchesSelector } from '../policy/selector.js';
+import { SIGNAL_NAMES, type SignalFormat } from '../signals/read-load.js';
+import type { LoadSignal, SignalLookup } from '../signals/types.js';
+import { FleetQueryError, querySeries, queryVector } from './prometheus-query.js';
 
 /** What the fleet says about one backend. */
 export interface FleetFigures {
@@ -51,6 +55,8 @@ export interface FleetStats {
   readonly failures: number;
   readonly lastError: string | null;
   readonly backends: Readonly<Record<string, FleetFigures>>;
+  /** Load signals read from Prometheus (backends with `signals.selector`). */
+  readonly signals: Readonly<Record<string, LoadSignal>>;
 }
 
 export interface FleetViewOptions {
@@ -62,11 +68,28 @@ export interface FleetViewOptions {
   readonly timeoutMs?: number;
   /** One query; the default is {@link queryVector}. */
   readonly query?: typeof queryVector;
+  /** One query keeping every series' labels; the default is {@link querySeries}. */
+  readonly querySeries?: typeof querySeries;
+  /**
+   * Backends whose load is read from this Prometheus (`signals.selector`): the model servers'
+   * own gauges, as Prometheus scraped them. Asked at each round, so it follows the policy.
+   */
+  readonly signalSources?: () => readonly FleetSignalSource[];
+}
+
+/** A backend whose load signal comes from the fleet's Prometheus. */
+export interface FleetSignalSource {
+  readonly backend: string;
+  readonly format: SignalFormat;
+  /** Which series are this backend's servers. */
+  readonly matchers: readonly LabelMatcher[];
 }
 
 export class FleetView {
   /** Fresh figures by backend. */
   readonly lookup: FleetLookup = (backend) => (this.isFresh() ? this.figures.get(backend) : undefined);
+  /** Fresh load signals of the backends read through `signals.selector`. */
+  readonly signalLookup: SignalLookup = (backend) => (this.isFresh() ? this.signals.get(backend) : undefined);
 
   private readonly url: string;
   private readonly now: () => number;
@@ -75,6 +98,9 @@ export class FleetView {
   private readonly timeoutMs: number;
   private readonly query: typeof queryVector;
   private figures = new Map<string, FleetFigures>();
+  private signals = new Map<string, LoadSignal>();
+  private readonly querySeries: typeof querySeries;
+  private readonly signalSources: (() => readonly FleetSignalSource[]) | undefined;
   private atMs = 0;
   private rounds = 0;
   private failures = 0;
@@ -90,6 +116,8 @@ export class FleetView {
     this.intervalMs = options.intervalMs ?? FLEET_INTERVAL_MS;
     this.timeoutMs = Math.min(options.timeoutMs ?? FLEET_TIMEOUT_MS, this.intervalMs / 2);
     this.query = options.query ?? queryVector;
+    this.querySeries = options.querySeries ?? querySeries;
+    this.signalSources = options.signalSources;
   }
 
   /** Starts polling: the first round at once (a new pod wants the figures before its first requests). */
@@ -127,8 +155,10 @@ export class FleetView {
           ttfbP95Ms: p95 === undefined || !(p95 >= 0) ? undefined : p95 * 1000,
         });
       }
+      const signals = await this.readSignals(abort.signal);
       if (this.closed) return;
       this.figures = figures;
+      this.signals = signals;
       this.atMs = this.now();
       this.rounds++;
       this.lastError = null;
@@ -153,7 +183,51 @@ export class FleetView {
       failures: this.failures,
       lastError: this.lastError,
       backends: Object.fromEntries(this.figures),
+      signals: Object.fromEntries(this.signals),
     };
+  }
+
+  /**
+   * The model servers' gauges for the backends read through Prometheus: one query per family per
+   * format in use (whatever the number of backends), matched to backends by their selectors.
+   * Request counts add up over a backend's servers; KV-cache usage is the fullest server's.
+   */
+  private async readSignals(signal: AbortSignal): Promise<Map<string, LoadSignal>> {
+    const out = new Map<string, LoadSignal>();
+    const sources = this.signalSources?.() ?? [];
+    if (sources.length === 0) return out;
+    const formats = new Set(sources.map((s) => s.format));
+    const series = new Map<string, Awaited<ReturnType<typeof querySeries>>>();
+    await Promise.all(
+      [...formats].flatMap((format) => {
+        const n = SIGNAL_NAMES[format];
+        return [...n.queued, ...n.running, ...n.kvCacheUsage].map(async (name) => {
+          series.set(name, await this.querySeries(this.url, name, signal));
+        });
+      }),
+    );
+    for (const source of sources) {
+      const n = SIGNAL_NAMES[source.format];
+      const mine = (names: readonly string[]): number[] => {
+        for (const name of names) {
+          const values = (series.get(name) ?? [])
+            .filter((s) => matchesSelector(source.matchers, s.labels))
+            .map((s) => s.value);
+          if (values.length > 0) return values;
+        }
+        return [];
+      };
+      const queued = mine(n.queued);
+      const running = mine(n.running);
+      if (queued.length === 0 && running.length === 0) continue; // no server of it in Prometheus
+      const kv = mine(n.kvCacheUsage);
+      out.set(source.backend, {
+        queued: sum(queued),
+        running: sum(running),
+        kvCacheUsage: kv.length === 0 ? undefined : Math.min(1, Math.max(0, ...kv)),
+      });
+    }
+    return out;
   }
 
   private isFresh(): boolean {
@@ -170,4 +244,10 @@ export class FleetView {
     }, delayMs);
     this.timer.unref();
   }
+}
+
+function sum(values: readonly number[]): number {
+  let total = 0;
+  for (const v of values) total += v;
+  return total;
 }

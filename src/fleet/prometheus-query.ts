@@ -28,6 +28,26 @@ export async function queryVector(
   by: string,
   signal: AbortSignal,
 ): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const series of await querySeries(baseUrl, query, signal)) {
+    const key = series.labels[by];
+    if (key !== undefined) out.set(key, series.value);
+  }
+  return out;
+}
+
+/** One series of an instant vector: its labels and its value. */
+export interface VectorSeries {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/** The vector's series whose value is a finite number, with their whole label sets. */
+export async function querySeries(
+  baseUrl: string,
+  query: string,
+  signal: AbortSignal,
+): Promise<VectorSeries[]> {
   const url = `${baseUrl.replace(/\/+$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`;
   const res = await fetch(url, { signal, headers: { accept: 'application/json' } });
   const text = await readBounded(res);
@@ -46,13 +66,15 @@ export async function queryVector(
   if (!isRecord(data) || data.resultType !== 'vector' || !Array.isArray(data.result)) {
     throw new FleetQueryError('not an instant vector');
   }
-  const out = new Map<string, number>();
+  const out: VectorSeries[] = [];
   for (const series of data.result) {
     if (!isRecord(series) || !isRecord(series.metric) || !Array.isArray(series.value)) continue;
-    const key = series.metric[by];
     const raw: unknown = series.value[1];
     const value = typeof raw === 'string' ? Number(raw) : NaN;
-    if (typeof key === 'string' && Number.isFinite(value)) out.set(key, value);
+    if (!Number.isFinite(value)) continue;
+    const labels: Record<string, string> = {};
+    for (const [k, v] of Object.entries(series.metric)) if (typeof v === 'string') labels[k] = v;
+    out.push({ labels, value });
   }
   return out;
 }

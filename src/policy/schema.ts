@@ -5,6 +5,7 @@
  * Cross-references (a route naming an unknown backend, ...) are checked by `compile.ts`.
  */
 import * as z from 'zod';
+import { parseSelector } from './selector.js';
 import { BanditSchema } from './bandit-schema.js';
 import { backendName, ENV_NAME_PATTERN, headerName, NAME_PATTERN, routeName, splitWeights } from './names.js';
 import { ruleSchema } from './rule-schema.js';
@@ -109,7 +110,21 @@ const backendSchema = z
       .strictObject({
         metricsUrl: z
           .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
-          .describe("The model server's Prometheus endpoint, e.g. http://llama:8000/metrics."),
+          .optional()
+          .describe(
+            "The model server's Prometheus endpoint, e.g. http://llama:8000/metrics, scraped by every sidecar.",
+          ),
+        selector: z
+          .string()
+          .min(1)
+          .superRefine((value, ctx) => {
+            const parsed = parseSelector(value);
+            if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error });
+          })
+          .optional()
+          .describe(
+            'Instead of metricsUrl: PromQL label matchers picking the backend\'s servers in the fleet\'s Prometheus (ROUTECAR_PROMETHEUS_URL), e.g. job="llama-70b".',
+          ),
         format: z
           .enum(['vllm', 'sglang', 'tgi'])
           .describe('Which metric names to read: vllm, sglang or tgi.'),
@@ -119,8 +134,14 @@ const backendSchema = z
           .default(DEFAULTS.signals.intervalMs)
           .describe('Scrape interval (jittered by ±20%); a signal older than three intervals is ignored.'),
       })
+      .refine((s) => (s.metricsUrl === undefined) !== (s.selector === undefined), {
+        message:
+          'set metricsUrl (scraped by each sidecar) or selector (read from ROUTECAR_PROMETHEUS_URL), not both',
+      })
       .optional()
-      .describe("Load signals (queue depth, KV-cache usage) scraped from the server's own /metrics."),
+      .describe(
+        "Load signals (queue depth, KV-cache usage): scraped from the server's own /metrics, or read from the fleet's Prometheus.",
+      ),
     api: z
       .enum(['openai', 'anthropic'])
       .optional()

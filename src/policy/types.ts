@@ -17,10 +17,15 @@ export interface BackendTimeouts {
   readonly idleMs: number;
 }
 
-/** Where and how often a backend's own load page (`/metrics`) is scraped. */
+/**
+ * Where a backend's load comes from: its own load page (`/metrics`), scraped by this sidecar, or
+ * the fleet's Prometheus (ROUTECAR_PROMETHEUS_URL) where that already scrapes the servers.
+ */
 export interface BackendSignals {
-  /** The model server's Prometheus endpoint, e.g. `http://llama:8000/metrics`. */
-  readonly metricsUrl: string;
+  /** The model server's Prometheus endpoint, e.g. `http://llama:8000/metrics`; absent with `selector`. */
+  readonly metricsUrl?: string;
+  /** PromQL label matchers picking the backend's servers in the fleet's Prometheus, e.g. `job="llama-70b"`. */
+  readonly selector?: string;
   /** Which server's metric names to read. */
   readonly format: 'vllm' | 'sglang' | 'tgi';
   /** Scrape interval (jittered by ±20%); the signal is stale after three of them. */

@@ -10,7 +10,9 @@ import { SpendLedger, type LocalSpend } from '../budget/ledger.js';
 import { HealthRegistry } from '../health/registry.js';
 import { SignalScraper } from '../signals/scraper.js';
 import { blendedLookup } from '../fleet/blend.js';
-import { FleetView } from '../fleet/fleet-view.js';
+import { FleetView, type FleetSignalSource } from '../fleet/fleet-view.js';
+import { parseSelector } from '../policy/selector.js';
+import type { SignalLookup } from '../signals/types.js';
 import { loadLastGood } from '../policy/last-good.js';
 import { FilePolicySource } from '../policy/sources/file.js';
 import type { PolicySource } from '../policy/sources/source.js';
@@ -78,6 +80,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   let draining = false;
 
   store.onChange((change) => {
+    const unread = fleetSignalSources(change.policy).map((s) => s.backend);
+    if (unread.length > 0 && !config.prometheusUrl) {
+      logger.warn(
+        { backends: unread },
+        'signals.selector needs ROUTECAR_PROMETHEUS_URL; these backends have no load signal',
+      );
+    }
     health.reconcile(change.policy);
     signals.reconcile(change.policy);
     proxies.reconcile(change.policy);
@@ -121,10 +130,17 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         now: Date.now,
         random: Math.random,
         intervalMs: config.fleetIntervalMs,
+        signalSources: () => fleetSignalSources(store.current()),
       })
     : undefined;
   fleetView?.start();
   const decideHealth = blendedLookup(health.lookup, fleetView?.lookup);
+  // A backend's load: scraped by this sidecar (`signals.metricsUrl`), or read from the fleet's
+  // Prometheus (`signals.selector`).
+  const fleetSignals = fleetView?.signalLookup;
+  const signalLookup: SignalLookup = fleetSignals
+    ? (backend) => signals.lookup(backend) ?? fleetSignals(backend)
+    : signals.lookup;
   const spendRecorder: RequestObserver = {
     requestFinished: (r) => {
       if (r.costUsd !== undefined) spend.record(store.current()?.budgets, r.tenant, r.costUsd, Date.now());
@@ -149,7 +165,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     zoneMemory,
     policy: () => store.current(),
     health: decideHealth,
-    signals: signals.lookup,
+    signals: signalLookup,
     zone: config.zone,
     observer,
     proxies,
@@ -186,7 +202,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         body,
         headers,
         Math.random,
-        signals.lookup,
+        signalLookup,
         config.zone,
         zoneMemory.left,
       ),
@@ -303,6 +319,17 @@ async function startSources(
     }
   }
   return sources;
+}
+
+/** The backends whose load the fleet view reads from Prometheus (`signals.selector`). */
+function fleetSignalSources(policy: CompiledPolicy | undefined): FleetSignalSource[] {
+  const out: FleetSignalSource[] = [];
+  for (const [backend, b] of policy?.backends ?? []) {
+    if (b.signals?.selector === undefined) continue;
+    const parsed = parseSelector(b.signals.selector);
+    if (parsed.ok) out.push({ backend, format: b.signals.format, matchers: parsed.matchers });
+  }
+  return out;
 }
 
 /** The request headers the policy's routes keep users sticky by (they identify someone). */

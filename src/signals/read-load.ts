@@ -34,13 +34,13 @@ export interface LoadReading {
 }
 
 /** Family names per role, in order of preference (the first one present is read). */
-interface FormatNames {
+export interface FormatNames {
   readonly queued: readonly string[];
   readonly running: readonly string[];
   readonly kvCacheUsage: readonly string[];
 }
 
-const NAMES: Readonly<Record<SignalFormat, FormatNames>> = {
+export const SIGNAL_NAMES: Readonly<Record<SignalFormat, FormatNames>> = {
   vllm: {
     queued: ['vllm:num_requests_waiting'],
     running: ['vllm:num_requests_running'],
@@ -73,7 +73,7 @@ export class SignalReadError extends Error {
  * a reading of zeros there would reward a server routecar knows nothing about.
  */
 export function readLoad(text: string, format: SignalFormat): LoadReading {
-  const names = NAMES[format];
+  const names = SIGNAL_NAMES[format];
   const wanted = new Set([...names.queued, ...names.running, ...names.kvCacheUsage]);
   let families: ReturnType<typeof parsePrometheusTextFormat>;
   try {

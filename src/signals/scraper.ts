@@ -31,7 +31,10 @@ export interface SignalScraperOptions {
 
 /** The part of the compiled policy the scraper reads (`CompiledPolicy` fits it). */
 export interface SignalPolicy {
-  readonly backends: ReadonlyMap<string, { readonly signals?: SignalSource | undefined }>;
+  readonly backends: ReadonlyMap<
+    string,
+    { readonly signals?: (Omit<SignalSource, 'metricsUrl'> & { readonly metricsUrl?: string }) | undefined }
+  >;
 }
 
 interface Job {
@@ -64,7 +67,12 @@ export class SignalScraper {
    */
   reconcile(policy: SignalPolicy): void {
     for (const [name, backend] of policy.backends) {
-      const source = backend.signals;
+      // Only a load page of the backend's own is scraped here; `selector` is the fleet view's.
+      const s = backend.signals;
+      const source: SignalSource | undefined =
+        s?.metricsUrl === undefined
+          ? undefined
+          : { metricsUrl: s.metricsUrl, format: s.format, intervalMs: s.intervalMs };
       const job = this.jobs.get(name);
       if (source === undefined) {
         if (job !== undefined) this.stop(name, job);

@@ -87,4 +87,55 @@ describeWith(['prometheus'], 'fleet view from a real Prometheus', () => {
     expect(failuresOf(first)).toEqual([]);
     expect((countByBackend(first).a ?? 0) / first.length).toBeLessThanOrEqual(0.1);
   }, 90_000);
+
+  it('reads a backend’s load from the model servers’ gauges Prometheus scrapes (signals.selector)', async () => {
+    const busy = await startFakeUpstream({ name: 'busy' });
+    const idle = await startFakeUpstream({ name: 'idle' });
+    upstreams.push(busy, idle);
+    const servers = await startPrometheus({ targets: [busy, idle].map((u) => `127.0.0.1:${u.port}`) });
+    try {
+      busy.configure({ queueDepth: 40, kvCacheUsage: 1 });
+      const policy = {
+        version: 1,
+        backends: Object.fromEntries(
+          [busy, idle].map((u) => [
+            u.name,
+            {
+              url: u.baseURL,
+              model: u.name,
+              price: { input: 1, output: 1 },
+              signals: { format: 'vllm', selector: `instance="127.0.0.1:${u.port}"` },
+            },
+          ]),
+        ),
+        routes: { chat: { backends: ['busy', 'idle'] } },
+      };
+      const r = await startRoutecar({
+        policy,
+        name: 'reads-servers',
+        env: { ROUTECAR_PROMETHEUS_URL: servers.url, ROUTECAR_FLEET_INTERVAL_MS: '1000' },
+      });
+      routecars.push(r);
+      const weightOf = async (name: string): Promise<number> => {
+        const res = await fetch(`${r.adminUrl}/admin/explain`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(CHAT),
+        });
+        const body = (await res.json()) as {
+          result: { decision: { candidates: { backend: string; weight?: number }[] } };
+        };
+        return body.result.decision.candidates.find((c) => c.backend === name)?.weight ?? -1;
+      };
+      // Within a scrape (1 s) and a fleet round (1 s), with a wide margin for a loaded machine.
+      await expect.poll(() => weightOf('busy'), { timeout: 20_000, interval: 250 }).toBeLessThan(0.2);
+      const state = (await (await fetch(`${r.adminUrl}/admin/state`)).json()) as {
+        fleet: { signals: Record<string, { queued: number; kvCacheUsage?: number }> };
+      };
+      expect(state.fleet.signals.busy).toMatchObject({ queued: 40, kvCacheUsage: 1 });
+      expect(state.fleet.signals.idle).toMatchObject({ queued: 0 });
+    } finally {
+      await servers.stop();
+    }
+  }, 60_000);
 });

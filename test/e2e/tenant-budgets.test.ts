@@ -124,17 +124,19 @@ describeWith(['prometheus'], 'a tenant budget shared by two sidecars through the
       (r) => (r[0]?.value ?? 0) >= 0.2,
       20_000,
     );
-    // Sidecar a's own spend stays under the budget; the fleet reading puts it over.
-    const spentOnA = async (): Promise<{ spentUsd: number; localUsd: number }> => {
-      const s = (await (await fetch(`${a.adminUrl}/admin/state`)).json()) as {
+    // Each sidecar's own spend stays under the budget; its fleet reading puts it over.
+    const spentOn = async (rc: Routecar): Promise<{ spentUsd: number; localUsd: number }> => {
+      const s = (await (await fetch(`${rc.adminUrl}/admin/state`)).json()) as {
         budgets: { spend: { spentUsd: number; localUsd: number }[] };
       };
       return s.budgets.spend[0]!;
     };
-    await expect
-      .poll(async () => (await spentOnA()).spentUsd, { timeout: 20_000, interval: 250 })
-      .toBeGreaterThanOrEqual(0.2);
-    expect((await spentOnA()).localUsd).toBeLessThan(0.2);
+    for (const rc of [a, b]) {
+      await expect
+        .poll(async () => (await spentOn(rc)).spentUsd, { timeout: 20_000, interval: 250 })
+        .toBeGreaterThanOrEqual(0.2);
+      expect((await spentOn(rc)).localUsd).toBeLessThan(0.2);
+    }
     const refused = await chat(a, 'acme');
     expect(refused.status).toBe(429);
     expect((await chat(b, 'acme')).status).toBe(429);
