@@ -261,10 +261,10 @@ async function handle(
       localGuard: deps.localGuard,
     });
     if (!result.ok) {
-      const { route, rule } = result.refusal;
+      const { route, rule, rules, classes, prompt } = result.refusal;
       const err = refusalError(result.refusal);
       sendError(res, err, refusalHeaders(result.refusal, policy), shape);
-      report(refusedFields(err, route, rule));
+      report({ ...refusedFields(err, route, rule), rules, classes, prompt });
       return;
     }
     const decision = result.decision;

@@ -21,12 +21,19 @@ async function start(env: Record<string, string>): Promise<Routecar> {
       version: 1,
       backends: { m: { url: upstream.baseURL, model: 'm', price: { input: 1, output: 1 } } },
       routes: { chat: { backends: ['m'], sticky: 'header:x-user-id' } },
-      rules: [{ name: 'acme-cheap', match: { header: { 'x-plan': ['free'] } }, maxCostUsd: 0.01 }],
+      rules: [
+        { name: 'acme-cheap', match: { header: { 'x-plan': ['free'] } }, maxCostUsd: 0.01 },
+        {
+          name: 'no-banned',
+          match: { header: { 'x-plan': ['banned'] } },
+          deny: { status: 403, message: 'not for you' },
+        },
+      ],
     },
   });
 }
 
-async function send(rc: Routecar): Promise<void> {
+async function send(rc: Routecar, plan = 'free', status = 200): Promise<void> {
   const res = await fetch(`${rc.baseURL}/chat/completions`, {
     method: 'POST',
     headers: {
@@ -34,7 +41,7 @@ async function send(rc: Routecar): Promise<void> {
       authorization: 'Bearer sk-secret-key-123',
       'x-tenant-id': 'acme',
       'x-user-id': 'alice@example.com',
-      'x-plan': 'free',
+      'x-plan': plan,
       'x-priority': 'high',
     },
     body: JSON.stringify({
@@ -43,7 +50,7 @@ async function send(rc: Routecar): Promise<void> {
       messages: [{ role: 'user', content: 'hello there' }],
     }),
   });
-  expect(res.status).toBe(200);
+  expect(res.status).toBe(status);
 }
 
 const requestLines = (rc: Routecar): Record<string, unknown>[] =>
@@ -84,6 +91,15 @@ describe('the access log', () => {
     const text = rc.child.stdout.join('\n');
     expect(text).not.toContain('sk-secret-key-123');
     expect(text).not.toContain('alice@example.com');
+    // A request a rule refused is logged with that rule, for replay too.
+    await send(rc, 'banned', 403);
+    await expect.poll(() => requestLines(rc).length, { timeout: 10_000 }).toBe(2);
+    expect(requestLines(rc)[1]).toMatchObject({
+      status: 403,
+      error: 'denied',
+      rules: ['no-banned'],
+      tenant: 'acme',
+    });
     await rc.stop();
   });
 });
