@@ -4,8 +4,9 @@
  * reports dot paths; this follows a path through the YAML node tree (JSON is YAML too) to the
  * node it names: the key of a mapping entry, the item of a list.
  */
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { PolicyError } from '../policy/errors.js';
+import { offsetOfPath } from '../policy/read-text.js';
 
 /** 1-based line and column. */
 export interface TextPosition {
@@ -27,7 +28,7 @@ export function errorPositions(text: string): (error: PolicyError) => TextPositi
   return (error) => {
     if (error.path === '' || error.path.startsWith('splits/')) return fromMessage(error);
     const { contents, counter } = parsed();
-    const offset = offsetOf(contents, error.path.split('.'));
+    const offset = offsetOfPath(contents, error.path.split('.'));
     if (offset === undefined) return fromMessage(error);
     const { line, col } = counter.linePos(offset);
     return { line, column: col };
@@ -42,45 +43,4 @@ function fromMessage(error: PolicyError): TextPosition | undefined {
   const m = /\(line (\d+), column (\d+)\)/.exec(error.message);
   if (m) return { line: Number(m[1]), column: Number(m[2]) };
   return error.line === undefined ? undefined : { line: error.line, column: 1 };
-}
-
-/**
- * Follows a dot path and returns the offset of the deepest node found: for a mapping entry its
- * key, for a list its item. Names may contain dots (`llama-3.1-8b`), so at each mapping the
- * longest run of segments that names a key wins.
- */
-function offsetOf(root: unknown, segments: readonly string[]): number | undefined {
-  let node: unknown = root;
-  let offset = isNode(node) ? node.range?.[0] : undefined;
-  let i = 0;
-  while (i < segments.length) {
-    if (isMap(node)) {
-      const map = node;
-      let consumed = 0;
-      for (let k = segments.length - i; k >= 1 && consumed === 0; k--) {
-        const key = segments.slice(i, i + k).join('.');
-        const pair = map.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key);
-        if (pair !== undefined) {
-          consumed = k;
-          offset = isNode(pair.key) ? (pair.key.range?.[0] ?? offset) : offset;
-          node = pair.value;
-        }
-      }
-      if (consumed === 0) break;
-      i += consumed;
-    } else if (isSeq(node)) {
-      const item: unknown = node.items[Number(segments[i])];
-      if (!isNode(item)) break;
-      offset = item.range?.[0] ?? offset;
-      node = item;
-      i += 1;
-    } else {
-      break;
-    }
-  }
-  return offset;
-}
-
-function isNode(value: unknown): value is Node {
-  return isMap(value) || isSeq(value) || isScalar(value);
 }

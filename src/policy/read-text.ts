@@ -138,7 +138,17 @@ function dropNulls(value: unknown): unknown {
  * names a key wins.
  */
 function locate(doc: Document, counter: LineCounter, segments: readonly string[]): number | undefined {
-  let node: unknown = doc.contents;
+  const offset = offsetOfPath(doc.contents, segments);
+  return offset === undefined ? undefined : counter.linePos(offset).line;
+}
+
+/**
+ * The source offset of the node a document path names (dot-separated segments, where a key may
+ * itself contain dots: the longest run of segments that names a key wins), or of its deepest
+ * ancestor found; undefined when the document has no positions.
+ */
+export function offsetOfPath(root: unknown, segments: readonly string[]): number | undefined {
+  let node: unknown = root;
   let offset = isNode(node) ? node.range?.[0] : undefined;
   let i = 0;
   while (i < segments.length) {
@@ -150,7 +160,7 @@ function locate(doc: Document, counter: LineCounter, segments: readonly string[]
         const pair = map.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key);
         if (pair !== undefined) {
           consumed = k;
-          offset = isNode(pair.key) ? pair.key.range?.[0] : offset;
+          offset = isNode(pair.key) ? (pair.key.range?.[0] ?? offset) : offset;
           node = pair.value;
         }
       }
@@ -159,14 +169,14 @@ function locate(doc: Document, counter: LineCounter, segments: readonly string[]
     } else if (isSeq(node)) {
       const item: unknown = node.items[Number(segments[i])];
       if (!isNode(item)) break;
-      offset = item.range?.[0];
+      offset = item.range?.[0] ?? offset;
       node = item;
       i += 1;
     } else {
       break;
     }
   }
-  return offset === undefined ? undefined : counter.linePos(offset).line;
+  return offset;
 }
 
 function isNode(value: unknown): value is Node {
