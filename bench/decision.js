@@ -26,6 +26,7 @@ const { HealthRegistry } = await load('src/health/registry.js');
 const { decide } = await load('src/routing/decide.js');
 const { extractRequest } = await load('src/ingress/extract.js');
 const { chatBody } = await import('./lib/workload.js');
+const { warmHealth } = await import('./lib/warm-health.js');
 
 const BACKENDS = 20;
 const names = Array.from({ length: BACKENDS }, (_, i) => `b${String(i).padStart(2, '0')}`);
@@ -47,22 +48,7 @@ const parsed = parsePolicy(yaml);
 if (!parsed.ok) throw new Error(`bench policy refused: ${JSON.stringify(parsed.errors)}`);
 const policy = parsed.policy;
 
-let now = Date.now();
-const health = new HealthRegistry({ now: () => now });
-health.reconcile(policy);
-// Warm health: successes with varied latencies on every backend, some failures on one.
-for (let k = 0; k < 50; k++) {
-  names.forEach((n, i) => {
-    now += 1;
-    health.attemptStarted(n);
-    const failed = i === 3 && k % 5 === 0;
-    health.attemptFinished(n, {
-      outcome: failed ? { kind: 'failure', failure: 'server_error' } : { kind: 'success' },
-      ttfbMs: 50 + i * 3,
-      durationMs: 200 + i * 10 + (k % 7),
-    });
-  });
-}
+const { health, now } = warmHealth(HealthRegistry, policy);
 
 const { features } = extractRequest(
   'chat.completions',

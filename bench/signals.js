@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { throughput } from './lib/measure.js';
 import { freePort, startNode, startRoutecar, stop, stopAll } from './lib/procs.js';
+import { warmHealth } from './lib/warm-health.js';
 import { chatBody } from './lib/workload.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -64,21 +65,7 @@ const parsed = parsePolicy(
 if (!parsed.ok) throw new Error(`bench policy refused: ${JSON.stringify(parsed.errors)}`);
 const policy = parsed.policy;
 
-let now = Date.now();
-const health = new HealthRegistry({ now: () => now });
-health.reconcile(policy);
-for (let k = 0; k < 50; k++) {
-  names.forEach((n, i) => {
-    now += 1;
-    health.attemptStarted(n);
-    const failed = i === 3 && k % 5 === 0;
-    health.attemptFinished(n, {
-      outcome: failed ? { kind: 'failure', failure: 'server_error' } : { kind: 'success' },
-      ttfbMs: 50 + i * 3 + (k % 11),
-      durationMs: 200 + i * 10 + (k % 7),
-    });
-  });
-}
+const { health, now } = warmHealth(HealthRegistry, policy);
 const store = new SignalStore({ now: () => now });
 names.forEach((n, i) => {
   store.track(n, { metricsUrl: `http://x/${n}`, format: 'vllm', intervalMs: 1000 });
