@@ -9,6 +9,7 @@ import { parseSelector } from './selector.js';
 import { BanditSchema } from './bandit-schema.js';
 import { backendName, ENV_NAME_PATTERN, headerName, NAME_PATTERN, routeName, splitWeights } from './names.js';
 import { ruleSchema } from './rule-schema.js';
+import { LOCALITY_MODES } from './types.js';
 
 /** Defaults, in one place so docs and tests can refer to them. */
 export const DEFAULTS = {
@@ -244,7 +245,7 @@ const routeSchema = z
       .default(DEFAULTS.defaultMaxTokens)
       .describe('Output tokens assumed for cost estimates when the request sets no max_tokens.'),
     locality: z
-      .enum(['prefer-zone', 'zone-only', 'any'])
+      .enum(LOCALITY_MODES)
       .optional()
       .describe(
         "Against the sidecar's ROUTECAR_ZONE: prefer-zone (default when it is set), zone-only or any.",

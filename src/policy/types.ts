@@ -116,7 +116,7 @@ export interface CompiledRoute {
    * Zone preference against the sidecar's `ROUTECAR_ZONE`: `prefer-zone` (the default when the
    * zone is known), `zone-only` or `any`; undefined means the default.
    */
-  readonly locality?: 'prefer-zone' | 'zone-only' | 'any' | undefined;
+  readonly locality?: LocalityMode | undefined;
   /** Prompt-prefix affinity; undefined when the route has none. */
   readonly affinity?: PrefixAffinity | undefined;
   /** Thompson sampling over the route's backends (or its split's arms); undefined: split or score. */
@@ -197,6 +197,13 @@ export interface WindowSettings {
   readonly sizeMs: number;
   readonly buckets: number;
 }
+
+/**
+ * `routes.<r>.locality`: keep traffic in the sidecar's zone while it can be served there
+ * (`prefer-zone`), never leave it (`zone-only`), or ignore zones (the third mode).
+ */
+export const LOCALITY_MODES = ['prefer-zone', 'zone-only', 'any'] as const;
+export type LocalityMode = (typeof LOCALITY_MODES)[number];
 
 export interface CompiledPolicy {
   /** Short content hash of the document (plus split overrides); shown in `x-routecar-policy-version`. */

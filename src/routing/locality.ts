@@ -31,8 +31,6 @@ export const ZONE_RETURN_RATIO = 2;
  */
 export type ZoneTerm = 'same' | 'other' | 'excluded';
 
-/** The route's locality mode, resolved against the sidecar's zone. */
-export type LocalityMode = 'prefer-zone' | 'zone-only' | 'any';
 
 /** What the strategies read: the sidecar's zone and which candidates are in it. */
 export interface LocalityView {
@@ -43,7 +41,7 @@ export interface LocalityView {
   readonly left: boolean;
 }
 
-/** The view for this route, or undefined when locality does not apply (no zone, or `any`). */
+/** The view for this route, or undefined when locality does not apply (no zone, or zones ignored). */
 export function localityOf(
   policy: CompiledPolicy,
   route: CompiledRoute,
@@ -52,7 +50,8 @@ export function localityOf(
 ): LocalityView | undefined {
   if (zone === undefined || zone === '') return undefined;
   const mode = route.locality ?? 'prefer-zone';
-  if (mode === 'any') return undefined;
+  // The third mode ignores zones: locality does not apply.
+  if (mode !== 'prefer-zone' && mode !== 'zone-only') return undefined;
   return { zone, mode, left, isLocal: (c) => policy.backends.get(c.name)?.zone === zone };
 }
 

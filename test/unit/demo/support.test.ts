@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -86,23 +85,21 @@ describe('process helpers', () => {
     expect((await child.exited).code).toBe(3);
   });
 
+  // dist is built by `npm test` (pretest) before any test runs.
   const main = distPath('src/demo/main.js');
-  it.skipIf(!existsSync(main))(
-    'runs the built fake upstream as its own process; killing it refuses connections',
-    async () => {
-      const port = await getFreePort();
-      const child = procs.spawn(main, ['--port', String(port), '--name', 'proc', '--latency-ms', '1']);
-      await child.waitForLine(/fake upstream proc listening on/);
-      await waitForHttp(`http://127.0.0.1:${port}/health`, { child });
-      const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
-        method: 'POST',
-        body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
-      });
-      expect(
-        ((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]?.message.content,
-      ).toBe('[proc] echo: hi');
-      expect((await child.kill()).code).toBe(0);
-      await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
-    },
-  );
+  it('runs the built fake upstream as its own process; killing it refuses connections', async () => {
+    const port = await getFreePort();
+    const child = procs.spawn(main, ['--port', String(port), '--name', 'proc', '--latency-ms', '1']);
+    await child.waitForLine(/fake upstream proc listening on/);
+    await waitForHttp(`http://127.0.0.1:${port}/health`, { child });
+    const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(
+      ((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]?.message.content,
+    ).toBe('[proc] echo: hi');
+    expect((await child.kill()).code).toBe(0);
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+  });
 });

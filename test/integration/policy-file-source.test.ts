@@ -1,9 +1,14 @@
+/**
+ * The file policy source against the real filesystem: editors' rename-over-save, ConfigMap
+ * symlink swaps and a noisy directory, through real fs.watch events. Real time, with bounds far
+ * above the 500 ms reload bound (its debounce logic has fake-timer unit tests: debounce.test.ts).
+ */
 import { appendFile, mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FilePolicySource } from '../../../../src/policy/sources/file.js';
-import type { SourceUpdate } from '../../../../src/policy/sources/source.js';
+import { FilePolicySource } from '../../src/policy/sources/file.js';
+import type { SourceUpdate } from '../../src/policy/sources/source.js';
 
 /**
  * How long a reload may take in these tests: the source promises 500 ms at most after the change;

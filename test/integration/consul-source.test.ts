@@ -1,8 +1,13 @@
+/**
+ * The Consul policy source against the KV emulator over real HTTP: blocking queries, index
+ * resets, rate limiting and stop; real time, with wide bounds. (Address and prefix parsing are
+ * pure and tested here too.)
+ */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { normalizeConsulPrefix, parseConsulAddr } from '../../../src/policy/sources/consul-client.js';
-import { ConsulPolicySource, type ConsulSourceOptions } from '../../../src/policy/sources/consul.js';
-import type { SourceUpdate } from '../../../src/policy/sources/source.js';
-import { ConsulEmulator, type ConsulEmulatorOptions } from '../../support/consul-emulator.js';
+import { normalizeConsulPrefix, parseConsulAddr } from '../../src/policy/sources/consul-client.js';
+import { ConsulPolicySource, type ConsulSourceOptions } from '../../src/policy/sources/consul.js';
+import type { SourceUpdate } from '../../src/policy/sources/source.js';
+import { ConsulEmulator, type ConsulEmulatorOptions } from '../support/consul-emulator.js';
 
 type Of<K extends SourceUpdate['kind']> = Extract<SourceUpdate, { kind: K }>;
 
