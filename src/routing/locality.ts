@@ -31,7 +31,6 @@ export const ZONE_RETURN_RATIO = 2;
  */
 export type ZoneTerm = 'same' | 'other' | 'excluded';
 
-
 /** What the strategies read: the sidecar's zone and which candidates are in it. */
 export interface LocalityView {
   readonly zone: string;
