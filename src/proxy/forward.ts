@@ -15,7 +15,7 @@ import type { Endpoint, RequestFeatures } from '../ingress/features.js';
 import { askForStreamUsage, sentLimits, writeOutputLimit } from '../ingress/output-budget.js';
 import { isContextExceeded, type Outcome } from '../outcome/classify.js';
 import type { CompiledBackend, CompiledPolicy } from '../policy/types.js';
-import { affordableOutputTokens, outputCap, promptTokensOn, usageCostUsd } from '../routing/cost.js';
+import { affordableOutputTokens, capOf, promptTokensOn, usageCostUsd } from '../routing/cost.js';
 import type { Decision } from '../routing/types.js';
 import { Attempt, type AttemptEnd } from './attempt.js';
 import type { AttemptReport, RequestObserver, RequestScope } from './events.js';
@@ -203,8 +203,8 @@ async function runAttempt(
   if (!admission) return REFUSED;
   // Each backend gets the output limit its prices and the ceiling afford (a pricier failover, less).
   const ceiling = ctx.decision.maxCostUsd;
-  writeOutputLimit(ctx.endpoint, ctx.body, shape.sentLimits, outputCap(backend, ctx.features, ceiling));
   const affordable = affordableOutputTokens(backend, ctx.features, ceiling);
+  writeOutputLimit(ctx.endpoint, ctx.body, shape.sentLimits, capOf(affordable, ctx.features));
   const { body, headers: lengthHeaders } = ctx.encode?.(backend) ?? jsonBody(ctx.body, backend);
   const traced = ctx.scope?.attempt(name, index + 1);
   const headers = { ...upstreamHeadersFor(ctx.headers, proxy.auth), ...lengthHeaders };

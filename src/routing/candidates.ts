@@ -12,7 +12,7 @@ import type {
   SplitWeights,
 } from '../policy/types.js';
 import { type LoadSignal, NO_SIGNALS, type SignalLookup } from '../signals/types.js';
-import { affordableOutputTokens, estimateCostUsd, inputCostUsd, promptTokensOn } from './cost.js';
+import { costOn, promptTokensOn } from './cost.js';
 import type { ZoneTerm } from './locality.js';
 import type { AffinityTerm, CandidateReport, ExclusionReason } from './types.js';
 
@@ -78,12 +78,13 @@ export function collectCandidates(
       throw new Error(`route "${route.name}" names unknown backend "${name}"`);
     }
     const h = health(name);
+    const cost = costOn(backend, route, features, ceilingUsd);
     out[i] = {
       name,
       health: h,
-      costUsd: estimateCostUsd(backend, route, features, ceilingUsd),
-      inputCostUsd: inputCostUsd(backend, features),
-      overCeiling: affordableOutputTokens(backend, features, ceilingUsd) === 0,
+      costUsd: cost.estimateUsd,
+      inputCostUsd: cost.inputUsd,
+      overCeiling: cost.affordable === 0,
       load: signals(name),
       excluded: misfit(backend, features) ?? exclusionOf(name, h, backend.maxInflight, actions, split, nowMs),
       weight: 0,

@@ -18,6 +18,31 @@ export function inputCostUsd(backend: CompiledBackend, features: RequestFeatures
   return (promptTokensOn(backend, features) * backend.price.inputPerMTok) / 1e6;
 }
 
+/** What one request costs on one backend, worked out once per candidate. */
+export interface CostOn {
+  /** USD the prompt alone costs there. */
+  readonly inputUsd: number;
+  /** Output tokens per completion the ceiling affords there (see `affordableOutputTokens`). */
+  readonly affordable: number | undefined;
+  /** The estimate (see `estimateCostUsd`). */
+  readonly estimateUsd: number;
+}
+
+/** The prompt's cost, what the ceiling affords, and the estimate, on `backend`. */
+export function costOn(
+  backend: CompiledBackend,
+  route: CompiledRoute,
+  features: RequestFeatures,
+  ceilingUsd: number | undefined,
+): CostOn {
+  const inputUsd = inputCostUsd(backend, features);
+  const affordable = affordableAfter(inputUsd, backend, features, ceilingUsd);
+  let perCompletion = features.maxTokens ?? route.defaultMaxTokens;
+  if (affordable !== undefined && affordable < perCompletion) perCompletion = affordable;
+  const estimateUsd = inputUsd + (perCompletion * features.choices * backend.price.outputPerMTok) / 1e6;
+  return { inputUsd, affordable, estimateUsd };
+}
+
 /**
  * Output tokens per completion that `ceilingUsd` pays for on `backend` once the prompt is paid,
  * across the request's completions (`n`); 0 when the prompt alone reaches the ceiling, undefined
@@ -28,8 +53,17 @@ export function affordableOutputTokens(
   features: RequestFeatures,
   ceilingUsd: number | undefined,
 ): number | undefined {
+  return affordableAfter(inputCostUsd(backend, features), backend, features, ceilingUsd);
+}
+
+function affordableAfter(
+  inputUsd: number,
+  backend: CompiledBackend,
+  features: RequestFeatures,
+  ceilingUsd: number | undefined,
+): number | undefined {
   if (ceilingUsd === undefined || backend.price.outputPerMTok === 0) return undefined;
-  const left = ceilingUsd - inputCostUsd(backend, features);
+  const left = ceilingUsd - inputUsd;
   if (left <= 0) return 0;
   return Math.floor((left * 1e6) / backend.price.outputPerMTok / features.choices);
 }
@@ -44,7 +78,11 @@ export function outputCap(
   features: RequestFeatures,
   ceilingUsd: number | undefined,
 ): number | undefined {
-  const affordable = affordableOutputTokens(backend, features, ceilingUsd);
+  return capOf(affordableOutputTokens(backend, features, ceilingUsd), features);
+}
+
+/** `outputCap` from the affordable tokens already worked out. */
+export function capOf(affordable: number | undefined, features: RequestFeatures): number | undefined {
   if (affordable === undefined) return undefined;
   // Without a limit of its own the request is capped at what it may spend, never left unbounded.
   if (features.maxTokens === undefined) return affordable;
@@ -63,12 +101,7 @@ export function estimateCostUsd(
   features: RequestFeatures,
   ceilingUsd?: number,
 ): number {
-  const affordable = affordableOutputTokens(backend, features, ceilingUsd);
-  let perCompletion = features.maxTokens ?? route.defaultMaxTokens;
-  if (affordable !== undefined && affordable < perCompletion) perCompletion = affordable;
-  return (
-    inputCostUsd(backend, features) + (perCompletion * features.choices * backend.price.outputPerMTok) / 1e6
-  );
+  return costOn(backend, route, features, ceilingUsd).estimateUsd;
 }
 
 /**
