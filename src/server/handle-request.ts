@@ -70,7 +70,9 @@ export async function handleRequest(
   const startedAtMs = Date.now();
   const incomingId = req.headers['x-request-id'];
   const requestId = typeof incomingId === 'string' && incomingId !== '' ? incomingId : randomUUID();
-  res.setHeader('x-request-id', requestId);
+  // Every answer carries the id, but set with the head (writeHead's fast path takes one object;
+  // an early setHeader would make Node merge header tables on every response).
+  const idHeader = { 'x-request-id': requestId };
   // Clients of the Messages API parse Anthropic's error envelope; everyone else OpenAI's.
   const shape: ErrorShape = endpoint === 'messages' ? 'anthropic' : 'openai';
   let features: RequestFeatures | undefined;
@@ -110,7 +112,7 @@ export async function handleRequest(
     if (overBudget !== undefined && !overBudget.ok) {
       const err = budgetExhausted(overBudget);
       const route = policy.routes.has(features.route) ? features.route : 'unknown';
-      sendError(res, err, { 'retry-after': String(overBudget.retryAfterS) }, shape);
+      sendError(res, err, { ...idHeader, 'retry-after': String(overBudget.retryAfterS) }, shape);
       report(refusedFields(err, route, undefined));
       return;
     }
@@ -132,7 +134,7 @@ export async function handleRequest(
     if (!result.ok) {
       const { route, rule, rules, classes, prompt } = result.refusal;
       const err = refusalError(result.refusal);
-      sendError(res, err, refusalHeaders(result.refusal, policy), shape);
+      sendError(res, err, { ...idHeader, ...refusalHeaders(result.refusal, policy) }, shape);
       report({ ...refusedFields(err, route, rule), rules, classes, prompt });
       return;
     }
@@ -164,7 +166,7 @@ export async function handleRequest(
       traceparent: features.headers['traceparent'],
       tracestate: features.headers['tracestate'],
     });
-    const result2 = await forward(
+    const forwarded = await forward(
       req.socket,
       res,
       {
@@ -193,19 +195,19 @@ export async function handleRequest(
       classes: decision.classes,
       prompt: decision.prompt,
       reason: decision.reason,
-      attempts: result2.attempts,
+      attempts: forwarded.attempts,
       affinity: decision.affinity,
     };
-    switch (result2.kind) {
+    switch (forwarded.kind) {
       case 'failed':
-        sendError(res, result2.error, routecarHeaders(undefined, result2.attempts), shape);
-        report({ ...common, ...NO_ANSWER, status: result2.error.status, errorCode: result2.error.code });
+        sendError(res, forwarded.error, routecarHeaders(undefined, forwarded.attempts), shape);
+        report({ ...common, ...NO_ANSWER, status: forwarded.error.status, errorCode: forwarded.error.code });
         return;
       case 'gone':
         report({ ...common, ...NO_ANSWER, status: 0, errorCode: 'client_gone' });
         return;
       case 'answered': {
-        const { end, backend, usage, costUsd } = result2;
+        const { end, backend, usage, costUsd } = forwarded;
         const gone = end.outcome.kind === 'ignored' && end.outcome.reason === 'client_gone';
         report({
           ...common,
@@ -229,7 +231,7 @@ export async function handleRequest(
         ? err
         : new RoutecarError('internal_error', `routecar failed on this request: ${(err as Error).message}`);
     if (err instanceof RoutecarError) settleBody(req, res, err);
-    sendError(res, error, undefined, shape);
+    sendError(res, error, idHeader, shape);
     report(refusedFields(error, route, undefined));
   }
 }

@@ -81,4 +81,11 @@ describe('proxy app: answers routecar gives itself are reported like forwarded o
     expect(res.status).toBe(404);
     expect(reports[before]).toMatchObject({ status: 404, errorCode: 'model_not_found', attempts: 0 });
   });
+
+  it("answers routecar's own errors with the request id, the app's or a new one", async () => {
+    const given = await post('{nope', { 'x-request-id': 'app-id-7' });
+    expect(given.headers.get('x-request-id')).toBe('app-id-7');
+    const fresh = await post('{"model":"gpt-9000"}');
+    expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
 });
