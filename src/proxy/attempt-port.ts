@@ -7,8 +7,8 @@
  * request and response, those listeners pile up across attempts (and outlive them), and an
  * upstream's death would cut the app's response before routecar could end it properly. So each
  * attempt passes stand-ins instead, which is the middleware's own contract used as written:
- * - AttemptRequest is the rewritten body as a readable stream, with the attempt's headers; the
- *   middleware pipes it upstream as it would an incoming request;
+ * - AttemptRequest carries the rewritten body and the attempt's headers; the middleware pipes it
+ *   upstream as it would an incoming request;
  * - AttemptPort stands in for the response: `destroy()` is how the middleware says "the
  *   upstream response broke", and the port's `close` event is how the attempt says "stop the
  *   upstream now". The port also carries the attempt (`sink`) that the proxy's events belong to.
@@ -16,7 +16,7 @@
 import { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 
 /** The receiver of one attempt's proxy events (implemented by Attempt). */
 export interface AttemptSink {
@@ -27,8 +27,14 @@ export interface AttemptSink {
   onUpstreamBroken(err: Error | undefined): void;
 }
 
-/** The request one attempt sends: method, path, headers and the body bytes. */
-export class AttemptRequest extends Readable {
+/**
+ * The request one attempt sends: method, path, headers and the body bytes.
+ *
+ * Not a Readable: the middleware only listens for `error` on it and calls `pipe(proxyReq)` once
+ * the upstream socket is assigned, so a held body is handed over whole with `proxyReq.end(body)`.
+ * That spares every attempt a stream's state, its flowing machinery and its pipe listeners.
+ */
+export class AttemptRequest extends EventEmitter {
   readonly method = 'POST';
   readonly httpVersion = '1.1';
   readonly httpVersionMajor = 1;
@@ -40,28 +46,20 @@ export class AttemptRequest extends Readable {
    * @param body the bytes, or a stream for a body that is not held (multipart-model.ts)
    * @param socket the app's socket: the middleware reads `socket.server` and `socket.writable`
    */
-  /** A body streamed rather than held (multipart uploads): piped upstream as it is. */
-  private readonly source: Readable | undefined;
-
   constructor(
     public url: string,
     readonly headers: IncomingHttpHeaders,
-    body: Buffer | Readable,
+    private readonly body: Buffer | Readable,
     readonly socket: Socket,
   ) {
     super();
-    if (Buffer.isBuffer(body)) {
-      this.push(body);
-      this.push(null);
-    } else {
-      this.source = body;
-    }
   }
 
-  override _read(): void {}
-
-  override pipe<T extends NodeJS.WritableStream>(dest: T, options?: { end?: boolean }): T {
-    return this.source === undefined ? super.pipe(dest, options) : this.source.pipe(dest, options);
+  pipe<T extends NodeJS.WritableStream>(dest: T): T {
+    const body = this.body;
+    if (Buffer.isBuffer(body)) dest.end(body);
+    else body.pipe(dest);
+    return dest;
   }
 }
 
