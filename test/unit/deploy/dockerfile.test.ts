@@ -126,6 +126,7 @@ describe('final stage', () => {
       JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
     ).scripts;
     expect(NODE_FLAGS).toContain('--max-semi-space-size=8');
+    expect(NODE_FLAGS).toContain('--heap-growing-percent=75');
     expect(scripts.start!.startsWith(`node ${NODE_FLAGS.join(' ')} ${pkg.bin.routecar!} start`)).toBe(true);
   });
 
