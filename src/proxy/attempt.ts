@@ -69,6 +69,8 @@ export interface AttemptOptions {
    * cost ceiling affords, for a backend that ignores the limit it was sent. Undefined: no bound.
    */
   readonly maxStreamEvents: number | undefined;
+  /** The body's first event may carry the prompt tokens (an Anthropic stream's `message_start`). */
+  readonly usageAtStart: boolean;
 }
 
 type TimerKind = 'connect' | 'firstByte' | 'idle';
@@ -99,7 +101,7 @@ export class Attempt implements AttemptSink {
   private timer: NodeJS.Timeout | undefined;
   private timerKind: TimerKind | undefined;
   private timedOut: TimerKind | undefined;
-  private readonly tap = new UsageTap();
+  private readonly tap: UsageTap;
   /** The head of a 400's body, once read (see onProxyRes). */
   private peeked: PeekedBody | undefined;
   private sseTap: SseTap | undefined;
@@ -119,6 +121,7 @@ export class Attempt implements AttemptSink {
     private readonly res: ServerResponse,
     private readonly options: AttemptOptions,
   ) {
+    this.tap = new UsageTap(options.usageAtStart);
     this.head = new Promise((resolve) => (this.resolveHead = resolve));
     this.end = new Promise((resolve) => (this.resolveEnd = resolve));
   }

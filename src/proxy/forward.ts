@@ -217,6 +217,7 @@ async function runAttempt(
     last: index === ctx.decision.attempts.length - 1,
     responseHeaders: ctx.responseHeaders(name, index + 1),
     stripUsage: shape.stripUsage,
+    usageAtStart: ctx.endpoint === 'messages',
     maxStreamEvents:
       affordable === undefined ? undefined : affordable * ctx.features.choices + STREAM_FRAMING_EVENTS,
   });

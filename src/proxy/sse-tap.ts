@@ -54,18 +54,28 @@ function count(haystack: Buffer, needle: Buffer): number {
   return n;
 }
 
-/** Complete events, with every `{"choices": [], "usage": {...}}` event removed. */
+/**
+ * Complete events, with every `{"choices": [], "usage": {...}}` event removed. Only the events
+ * that mention `"usage"` are decoded and looked at: a chunk often carries a whole fast stream, and
+ * its other events pass through as bytes.
+ */
 function dropUsageOnlyEvents(events: Buffer): Buffer {
-  const text = events.toString('utf8');
-  const kept: string[] = [];
-  let dropped = false;
-  for (const event of text.split('\n\n')) {
-    if (event === '') continue;
-    if (isUsageOnly(event)) dropped = true;
-    else kept.push(event);
+  let kept: Buffer[] | undefined;
+  let from = 0;
+  for (let at = events.indexOf(USAGE); at >= 0;) {
+    const before = events.lastIndexOf(EVENT_END, at);
+    const start = before < 0 ? 0 : before + EVENT_END.length;
+    const after = events.indexOf(EVENT_END, at);
+    const end = after < 0 ? events.length : after + EVENT_END.length;
+    if (isUsageOnly(events.toString('utf8', start, end))) {
+      (kept ??= []).push(events.subarray(from, start));
+      from = end;
+    }
+    at = events.indexOf(USAGE, end);
   }
-  if (!dropped) return events;
-  return kept.length === 0 ? EMPTY : Buffer.from(`${kept.join('\n\n')}\n\n`);
+  if (kept === undefined) return events;
+  kept.push(events.subarray(from));
+  return Buffer.concat(kept);
 }
 
 function isUsageOnly(event: string): boolean {

@@ -38,11 +38,17 @@ export class UsageTap {
   private earlyInput: number | undefined;
 
   /**
+   * @param readsStart look for prompt tokens in the body's first event (Anthropic's
+   *   `message_start`); off, no chunk is searched on its way past.
+   */
+  constructor(private readonly readsStart = true) {}
+
+  /**
    * Called with every body chunk on its way to the app. Keeps references only (no copy per
    * chunk: a stream is many small chunks, and copying each would churn the allocator).
    */
   push(chunk: Buffer): void {
-    if (this.seen < HEAD_BYTES) {
+    if (this.readsStart && this.seen < HEAD_BYTES) {
       this.seen += chunk.length;
       if (this.earlyInput === undefined && chunk.includes(MESSAGE_START)) {
         const m = INPUT.exec(chunk.toString('utf8'));

@@ -78,3 +78,23 @@ describe('UsageTap: cached prompt tokens', () => {
     expect(tap.result()).toEqual({ inputTokens: 120, outputTokens: 7, cachedInputTokens: 96 });
   });
 });
+
+describe('UsageTap: the start of the body is read only when asked', () => {
+  it('without readsStart, a message_start is passed by and only the final usage counts', () => {
+    const start = Buffer.from(
+      'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":25}}}\n\n',
+    );
+    const end = Buffer.from(
+      'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":9}}\n\n',
+    );
+    const reading = new UsageTap(true);
+    const passing = new UsageTap(false);
+    for (const tap of [reading, passing]) {
+      tap.push(start);
+      for (let i = 0; i < 100; i++) tap.push(Buffer.from(`data: {"delta":{"text":"word ${i}"}}\n\n`));
+      tap.push(end);
+    }
+    expect(reading.result()).toEqual({ inputTokens: 25, outputTokens: 9 });
+    expect(passing.result()).toEqual({ inputTokens: 0, outputTokens: 9 });
+  });
+});

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { SseTap } from '../../../src/proxy/sse-tap.js';
+
+const event = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`;
+const content = (text: string): string => event({ choices: [{ index: 0, delta: { content: text } }] });
+const USAGE_ONLY = event({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 } });
+const DONE = 'data: [DONE]\n\n';
+
+/** Everything the app receives for `chunks`, and the events counted. */
+function run(strip: boolean, chunks: readonly string[]): { out: string; events: number } {
+  const tap = new SseTap(strip);
+  let out = '';
+  for (const c of chunks) out += tap.pass(Buffer.from(c)).toString('utf8');
+  out += tap.flush()?.toString('utf8') ?? '';
+  return { out, events: tap.events };
+}
+
+describe('SseTap', () => {
+  it('drops the usage-only event from a chunk that carries the whole stream, and only it', () => {
+    const stream = content('a') + content('b') + USAGE_ONLY + DONE;
+    expect(run(true, [stream])).toEqual({ out: content('a') + content('b') + DONE, events: 4 });
+  });
+
+  it('keeps every byte when it does not strip (the app asked for usage itself)', () => {
+    const stream = content('a') + USAGE_ONLY + DONE;
+    const tap = new SseTap(false);
+    const chunk = Buffer.from(stream);
+    expect(tap.pass(chunk)).toBe(chunk);
+    expect(tap.events).toBe(3);
+  });
+
+  it('holds an event split across chunks until its end arrives, then drops it if usage-only', () => {
+    const whole = content('a') + USAGE_ONLY + DONE;
+    const cut = content('a').length + 20;
+    const first = new SseTap(true).pass(Buffer.from(whole.slice(0, cut))).toString('utf8');
+    expect(first).toBe(content('a'));
+    expect(run(true, [whole.slice(0, cut), whole.slice(cut)]).out).toBe(content('a') + DONE);
+  });
+
+  it('keeps events that mention usage but are not usage-only (a final chunk with choices and usage)', () => {
+    const withChoices = event({ choices: [{ index: 0, delta: {} }], usage: { prompt_tokens: 1 } });
+    const nullUsage = event({ choices: [{ index: 0, delta: { content: 'x' } }], usage: null });
+    const text = content('the word "usage" in the text');
+    const stream = nullUsage + text + withChoices + USAGE_ONLY + DONE;
+    expect(run(true, [stream]).out).toBe(nullUsage + text + withChoices + DONE);
+  });
+
+  it('drops every usage-only event of a chunk, also the first and the last', () => {
+    const stream = USAGE_ONLY + content('a') + USAGE_ONLY;
+    expect(run(true, [stream]).out).toBe(content('a'));
+    expect(run(true, [USAGE_ONLY]).out).toBe('');
+  });
+
+  it('passes an event with a broken JSON body through untouched', () => {
+    const broken = 'data: {"choices": [], "usage": {\n\n';
+    expect(run(true, [content('a') + broken + DONE]).out).toBe(content('a') + broken + DONE);
+  });
+
+  it('gives back what it still holds when the stream ends without an event end', () => {
+    expect(run(true, [content('a') + 'data: {"choi']).out).toBe(content('a') + 'data: {"choi');
+  });
+});
