@@ -2,6 +2,7 @@
  * The edge's half of classifier rules: ask the classifiers the rule walk reaches, and hand decide
  * features that carry their labels. decide stays pure; this is the only place that waits.
  */
+import { withFeatures } from '../ingress/extract.js';
 import type { ClassLabel, RequestFeatures } from '../ingress/features.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { classifiersNeeded } from '../routing/rules.js';
@@ -34,7 +35,7 @@ export async function classifyRequest(
     );
     const classes = new Map<string, ClassLabel | undefined>(current.classes);
     needed.forEach((name, i) => classes.set(name, labels[i]));
-    current = { ...current, classes };
+    current = withFeatures(current, { classes });
     needed = classifiersNeeded(policy.rules, current);
   }
   return current;

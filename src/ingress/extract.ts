@@ -54,40 +54,125 @@ export function extractFromBody(
   body: RequestBody,
   payloadBytes: number,
 ): IngressResult {
-  const header = (name: string): string | undefined => {
-    const v = headers[name];
-    if (v === undefined) return undefined;
-    return Array.isArray(v) ? v.join(', ') : v;
-  };
   const bodyUser = typeof body.user === 'string' && body.user !== '' ? body.user : undefined;
   const budget = outputBudget(endpoint, body);
-  // apiKeyId is hashed on first read (a rule or the access log asking for it), at most once: most
-  // requests never pay for the SHA-256. The token stays only where it already is, in the request's
-  // own headers; the features never hold it.
-  const authorization = headers.authorization;
-  let keyId: string | undefined | null = null; // null: not hashed yet
-  const features: RequestFeatures = {
+  const size = promptSize(endpoint, body);
+  const fields: EagerFeatures = {
     endpoint,
     route: body.model,
     stream: body.stream === true,
-    tenant: header('x-tenant-id') || undefined,
-    user: header('x-user-id') || bodyUser,
-    priority: header('x-priority') || undefined,
-    get apiKeyId(): string | undefined {
-      if (keyId === null) keyId = apiKeyIdOf(authorization);
-      return keyId;
-    },
-    ...promptSize(endpoint, body),
+    tenant: headerValue(headers, 'x-tenant-id') || undefined,
+    user: headerValue(headers, 'x-user-id') || bodyUser,
+    priority: headerValue(headers, 'x-priority') || undefined,
+    promptTokens: size.promptTokens,
+    promptChars: size.promptChars,
+    promptMessages: size.promptMessages,
     maxTokens: budget.maxTokens,
     choices: budget.choices,
     payloadBytes,
-    maxCostUsd: maxCost(header('x-routecar-max-cost')),
-    pin: header('x-routecar-backend') || undefined,
-    headers: headerView(headers),
+    maxCostUsd: maxCost(headerValue(headers, 'x-routecar-max-cost')),
+    pin: headerValue(headers, 'x-routecar-backend') || undefined,
     prompt: lazyPrompt(endpoint, body),
     prefix: lazyPrefix(endpoint, body),
+    classes: undefined,
   };
-  return { features, body };
+  return { features: new IngressFeatures(fields, { headers, keyId: null, view: undefined }), body };
+}
+
+/**
+ * The features `f` with its route or classes replaced (a rule's route switch, classifier labels).
+ * The lazy fields stay lazy and shared: the key is hashed, and the header view built, at most once
+ * per request whichever copy reads them first.
+ */
+export function withFeatures(
+  f: RequestFeatures,
+  changes: Partial<Pick<RequestFeatures, 'route' | 'classes'>>,
+): RequestFeatures {
+  return f instanceof IngressFeatures ? f.with(changes) : { ...f, ...changes };
+}
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  if (v === undefined) return undefined;
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** Every field but the two computed on first read. */
+type EagerFeatures = Omit<RequestFeatures, 'apiKeyId' | 'headers'> & {
+  readonly classes: RequestFeatures['classes'];
+};
+
+/** What a request's copies of its features share: the headers, and what was computed from them. */
+interface LazyFields {
+  readonly headers: IncomingHttpHeaders;
+  /** null: not hashed yet. */
+  keyId: string | undefined | null;
+  view: Readonly<Record<string, string | undefined>> | undefined;
+}
+
+/**
+ * The features ingress builds: plain fields, and two getters on the prototype for what most
+ * requests never read. `apiKeyId` is hashed on first read (a rule or the access log asking for
+ * it): most requests never pay for the SHA-256. The header view is built on first read too. The
+ * request's headers, and so the token, sit in a private field: no enumeration, spread or log of
+ * the features reaches them. (An object literal with getters would cost the same laziness a slow
+ * runtime path on every request, and leave the object in dictionary mode for every reader.)
+ */
+class IngressFeatures implements RequestFeatures {
+  readonly endpoint: Endpoint;
+  readonly route: string;
+  readonly stream: boolean;
+  readonly tenant: string | undefined;
+  readonly user: string | undefined;
+  readonly priority: string | undefined;
+  readonly promptTokens: number;
+  readonly promptChars: number;
+  readonly promptMessages: number;
+  readonly maxTokens: number | undefined;
+  readonly choices: number;
+  readonly payloadBytes: number;
+  readonly maxCostUsd: number | undefined;
+  readonly pin: string | undefined;
+  readonly prompt: RequestFeatures['prompt'];
+  readonly prefix: RequestFeatures['prefix'];
+  readonly classes: RequestFeatures['classes'];
+  readonly #lazy: LazyFields;
+
+  constructor(f: EagerFeatures, lazy: LazyFields) {
+    this.endpoint = f.endpoint;
+    this.route = f.route;
+    this.stream = f.stream;
+    this.tenant = f.tenant;
+    this.user = f.user;
+    this.priority = f.priority;
+    this.promptTokens = f.promptTokens;
+    this.promptChars = f.promptChars;
+    this.promptMessages = f.promptMessages;
+    this.maxTokens = f.maxTokens;
+    this.choices = f.choices;
+    this.payloadBytes = f.payloadBytes;
+    this.maxCostUsd = f.maxCostUsd;
+    this.pin = f.pin;
+    this.prompt = f.prompt;
+    this.prefix = f.prefix;
+    this.classes = f.classes;
+    this.#lazy = lazy;
+  }
+
+  get apiKeyId(): string | undefined {
+    const lazy = this.#lazy;
+    if (lazy.keyId === null) lazy.keyId = apiKeyIdOf(lazy.headers.authorization);
+    return lazy.keyId;
+  }
+
+  get headers(): Readonly<Record<string, string | undefined>> {
+    const lazy = this.#lazy;
+    return (lazy.view ??= headerView(lazy.headers));
+  }
+
+  with(changes: Partial<Pick<RequestFeatures, 'route' | 'classes'>>): IngressFeatures {
+    return new IngressFeatures({ ...this, ...changes }, this.#lazy);
+  }
 }
 
 function parseBody(raw: Buffer): RequestBody {
@@ -170,63 +255,72 @@ export function promptSize(
   endpoint: Endpoint,
   body: Record<string, unknown>,
 ): Pick<RequestFeatures, 'promptTokens' | 'promptChars' | 'promptMessages'> {
-  let chars = 0;
-  let messages = 0;
-  const addText = (v: unknown): void => {
-    if (typeof v === 'string') chars += v.length;
-    else if (Array.isArray(v)) for (const part of v) addPart(part);
-  };
-  const addPart = (part: unknown): void => {
-    if (typeof part === 'string') chars += part.length;
-    else if (typeof part === 'number') chars += 4;
-    else if (part !== null && typeof part === 'object') {
-      const p = part as Record<string, unknown>;
-      if (typeof p.text === 'string') chars += p.text.length;
-      if (p.content !== undefined) {
-        messages++;
-        addText(p.content);
-      }
-    }
-  };
+  const size: PromptCount = { chars: 0, messages: 0 };
   switch (endpoint) {
     case 'chat.completions':
-      if (Array.isArray(body.messages)) for (const m of body.messages) addPart(m);
+      if (Array.isArray(body.messages)) for (const m of body.messages) countPart(size, m);
       break;
     case 'completions':
-      addText(body.prompt);
+      countText(size, body.prompt);
       break;
     case 'embeddings':
-      addText(body.input);
+      countText(size, body.input);
       break;
     case 'responses':
-      addText(body.instructions);
-      addText(body.input);
+      countText(size, body.instructions);
+      countText(size, body.input);
       break;
     case 'messages':
-      addText(body.system);
-      if (Array.isArray(body.messages)) for (const m of body.messages) addPart(m);
+      countText(size, body.system);
+      if (Array.isArray(body.messages)) for (const m of body.messages) countPart(size, m);
       break;
     case 'moderations':
-      addText(body.input);
+      countText(size, body.input);
       break;
     case 'rerank':
       // vLLM and TEI: `query` with `documents` (vLLM, Cohere/Jina shape) or `texts` (TEI).
-      addText(body.query);
-      addText(body.documents);
-      addText(body.texts);
+      countText(size, body.query);
+      countText(size, body.documents);
+      countText(size, body.texts);
       break;
     case 'score':
       // vLLM: `text_1` against `text_2` (also `queries`/`documents` in newer versions).
-      addText(body.text_1);
-      addText(body.text_2);
-      addText(body.queries);
-      addText(body.documents);
+      countText(size, body.text_1);
+      countText(size, body.text_2);
+      countText(size, body.queries);
+      countText(size, body.documents);
       break;
     case 'audio.transcriptions':
       // Multipart: the audio is never read, so there is no prompt to estimate.
       break;
   }
+  const { chars, messages } = size;
   return { promptTokens: promptTokensFor(chars, messages, 4), promptChars: chars, promptMessages: messages };
+}
+
+interface PromptCount {
+  chars: number;
+  messages: number;
+}
+
+/** A string, or a list of parts. */
+function countText(size: PromptCount, v: unknown): void {
+  if (typeof v === 'string') size.chars += v.length;
+  else if (Array.isArray(v)) for (const part of v) countPart(size, part);
+}
+
+/** A string, a token id (about four characters), or a message or content part. */
+function countPart(size: PromptCount, part: unknown): void {
+  if (typeof part === 'string') size.chars += part.length;
+  else if (typeof part === 'number') size.chars += 4;
+  else if (part !== null && typeof part === 'object') {
+    const p = part as Record<string, unknown>;
+    if (typeof p.text === 'string') size.chars += p.text.length;
+    if (p.content !== undefined) {
+      size.messages++;
+      countText(size, p.content);
+    }
+  }
 }
 
 /**

@@ -63,22 +63,42 @@ export function extractPromptText(
  * `lower()` for case-insensitive `contains`.
  */
 export function lazyPrompt(endpoint: Endpoint, body: Readonly<Record<string, unknown>>): PromptSource {
-  let extracted: { readonly text: string; readonly truncated: boolean } | undefined;
-  let lower: string | undefined;
-  let summary: PromptSummary | undefined;
-  const read = () => (extracted ??= extractPromptText(endpoint, body));
-  return {
-    text: () => read().text,
-    lower: () => (lower ??= read().text.toLowerCase()),
-    summary: () => {
-      if (extracted === undefined) return undefined;
-      return (summary ??= summarize(extracted.text, extracted.truncated));
-    },
-    hash: () => {
-      const e = read();
-      return (summary ??= summarize(e.text, e.truncated)).sha256;
-    },
-  };
+  return new LazyPrompt(endpoint, body);
+}
+
+/** One object per request, its methods on the prototype: most requests never read their prompt. */
+class LazyPrompt implements PromptSource {
+  private extracted: { readonly text: string; readonly truncated: boolean } | undefined;
+  private lowered: string | undefined;
+  private summarized: PromptSummary | undefined;
+
+  constructor(
+    private readonly endpoint: Endpoint,
+    private readonly body: Readonly<Record<string, unknown>>,
+  ) {}
+
+  private read(): { readonly text: string; readonly truncated: boolean } {
+    return (this.extracted ??= extractPromptText(this.endpoint, this.body));
+  }
+
+  text(): string {
+    return this.read().text;
+  }
+
+  lower(): string {
+    return (this.lowered ??= this.read().text.toLowerCase());
+  }
+
+  summary(): PromptSummary | undefined {
+    const e = this.extracted;
+    if (e === undefined) return undefined;
+    return (this.summarized ??= summarize(e.text, e.truncated));
+  }
+
+  hash(): string {
+    const e = this.read();
+    return (this.summarized ??= summarize(e.text, e.truncated)).sha256;
+  }
 }
 
 /** A prompt's text as a fixed string, for tests and tools that already hold it. */

@@ -12,6 +12,7 @@
  * - the last rule that sets it wins: `route`, `maxCostUsd`, `overBudget`, `split`, `allowPin`,
  *   `deny`, and each `objective` weight.
  */
+import { withFeatures } from '../ingress/extract.js';
 import type { RequestFeatures } from '../ingress/features.js';
 import type { CompiledRule, RuleActions } from '../policy/types.js';
 
@@ -58,7 +59,7 @@ export function classifiersNeeded(rules: readonly CompiledRule[], features: Requ
 /** The features later rules see after `rule` applied: its route switch, if any. */
 function routed(f: RequestFeatures, rule: CompiledRule): RequestFeatures {
   const route = rule.actions.route;
-  return route === undefined || route === f.route ? f : { ...f, route };
+  return route === undefined || route === f.route ? f : withFeatures(f, { route });
 }
 
 /** The applied rules' actions as one; undefined when no rule applied. */

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { extractRequest } from '../../../src/ingress/extract.js';
+import { extractRequest, withFeatures } from '../../../src/ingress/extract.js';
 import * as keyHash from '../../../src/ingress/key-hash.js';
 import { compileMatch } from '../../../src/policy/match.js';
 
@@ -49,10 +49,30 @@ describe('ingress: apiKeyId is hashed only when something reads it', () => {
     expect(f.headers['x-api-key']).toBeUndefined();
     expect(f.headers['cookie']).toBeUndefined();
     expect(f.headers['x-plan']).toBe('pro');
-    const seen = JSON.stringify({ ...f, headers: { ...f.headers } });
+    // Whatever enumerates the features (a spread, a log line) finds no token in them.
+    for (const own of [JSON.stringify(f), JSON.stringify({ ...f }), Object.keys(f).join(',')]) {
+      expect(own).not.toContain(TOKEN);
+      expect(own).not.toContain('s3cret');
+    }
+    const seen = JSON.stringify({ ...f, apiKeyId: f.apiKeyId, headers: { ...f.headers } });
     expect(seen).not.toContain(TOKEN);
     expect(seen).not.toContain('s3cret');
     expect(seen).toContain(keyHash.shortHash(TOKEN));
+  });
+
+  it('a copy with another route or labels (route switch by a rule, classifiers) stays lazy and shares the hash', () => {
+    const f = request();
+    const switched = withFeatures(f, { route: 'other' });
+    const labelled = withFeatures(switched, { classes: new Map([['topic', { label: 'code', score: 1 }]]) });
+    expect(hashed).not.toHaveBeenCalled();
+    expect([switched.route, labelled.route, f.route]).toEqual(['other', 'other', 'chat']);
+    expect(labelled.classes?.get('topic')?.label).toBe('code');
+    expect(labelled.tenant).toBe('acme');
+    expect(labelled.apiKeyId).toBe(keyHash.shortHash(TOKEN));
+    expect(f.apiKeyId).toBe(keyHash.shortHash(TOKEN));
+    expect(switched.apiKeyId).toBe(keyHash.shortHash(TOKEN));
+    expect(hashed).toHaveBeenCalledTimes(1);
+    expect(labelled.headers).toBe(f.headers);
   });
 
   it('has no apiKeyId without a bearer token', () => {
