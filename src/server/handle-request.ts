@@ -163,8 +163,9 @@ export async function handleRequest(
       policyVersion: policy.version,
       rule: decision.rule,
       reason: decision.reason,
-      traceparent: features.headers['traceparent'],
-      tracestate: features.headers['tracestate'],
+      // Straight from the request: the features' header view is built only for rules that read it.
+      traceparent: headerString(req.headers.traceparent),
+      tracestate: headerString(req.headers.tracestate),
     });
     const forwarded = await forward(
       req.socket,
@@ -310,4 +311,9 @@ function brokenCode(outcome: Outcome): string | undefined {
   // Anything else that fails after the commit is the upstream breaking mid-body; a failure that
   // came as a whole HTTP answer (the last attempt's 5xx, passed through) is not.
   return outcome.failure === 'stream_broken' ? 'upstream_stream_broken' : undefined;
+}
+
+/** A header as one string (Node already joins repeated lines of most headers with ", "). */
+function headerString(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : v;
 }
