@@ -125,8 +125,8 @@ describe('final stage', () => {
     const scripts = (
       JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
     ).scripts;
-    expect(NODE_FLAGS).toContain('--max-semi-space-size=8');
-    expect(NODE_FLAGS).toContain('--heap-growing-percent=75');
+    expect(NODE_FLAGS).toContain('--max-semi-space-size=4');
+    expect(NODE_FLAGS).toContain('--heap-growing-percent=60');
     expect(scripts.start!.startsWith(`node ${NODE_FLAGS.join(' ')} ${pkg.bin.routecar!} start`)).toBe(true);
   });
 
