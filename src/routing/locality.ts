@@ -113,7 +113,7 @@ export function zoneChoice(
   }
   if (local.length === scored.length) return { local: undefined, left: false, ratio: 1 };
   if (local.length === 0) {
-    // Local backends down, saturated or over the ceiling: out of the zone (if the route has any).
+    // Local backends down, saturated or over the ceiling: out of the zone (when the route has backends elsewhere).
     return all.some((c) => c.zone === 'same') ? { local: undefined, left: true, ratio: 0 } : NO_CHOICE;
   }
   const ratio = bestLocal / bestRemote;
