@@ -21,8 +21,6 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 /** The model-server kinds whose `/metrics` routecar reads (`backends.<b>.signals.format`). */
 export type SignalFormat = 'vllm' | 'sglang' | 'tgi';
 
-export const SIGNAL_FORMATS: readonly SignalFormat[] = ['vllm', 'sglang', 'tgi'];
-
 /** What one scrape says about a server's load. */
 export interface LoadReading {
   /** Requests waiting for a slot in the batch. */

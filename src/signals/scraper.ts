@@ -8,8 +8,6 @@ import { readLoad } from './read-load.js';
 import { type SignalSource, type SignalStats, SignalStore } from './store.js';
 import type { SignalLookup } from './types.js';
 
-/** Scrape interval when a backend's `signals` sets none, ms. */
-export const DEFAULT_SIGNAL_INTERVAL_MS = 1000;
 /** Each wait is the interval times a factor drawn from [1 - JITTER, 1 + JITTER]. */
 export const SIGNAL_JITTER = 0.2;
 /** A scrape is abandoned after this share of the interval, so it never overlaps the next one. */

@@ -9,20 +9,6 @@ import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import type { OtlpProtocol } from './settings.js';
 
-/** The package of each protocol, per signal (what the start-up test checks). */
-export const OTLP_PACKAGES = {
-  metrics: {
-    'http/protobuf': '@opentelemetry/exporter-metrics-otlp-proto',
-    grpc: '@opentelemetry/exporter-metrics-otlp-grpc',
-    'http/json': '@opentelemetry/exporter-metrics-otlp-http',
-  },
-  traces: {
-    'http/protobuf': '@opentelemetry/exporter-trace-otlp-proto',
-    grpc: '@opentelemetry/exporter-trace-otlp-grpc',
-    'http/json': '@opentelemetry/exporter-trace-otlp-http',
-  },
-} as const satisfies Record<'metrics' | 'traces', Record<OtlpProtocol, string>>;
-
 /** A metric exporter speaking `protocol`. */
 export async function createMetricExporter(protocol: OtlpProtocol): Promise<PushMetricExporter> {
   // Literal specifiers, one per branch, so only the taken branch's package is ever resolved.

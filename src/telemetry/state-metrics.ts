@@ -24,7 +24,7 @@ import type { BreakerState, Quantiles } from '../health/types.js';
 import type { LocalSpend } from '../budget/ledger.js';
 import type { PolicyStatus } from '../policy/store-types.js';
 import { CounterFamily, hrTimeOf } from './aggregates.js';
-import { gaugeData as gauge } from './gauge-producer.js';
+import { gaugeData as gauge, pointAt } from './gauge-producer.js';
 import { ATTR, ROUTECAR, SCOPE } from './names.js';
 
 /** Where the state comes from; attached once the runtime exists. */
@@ -104,12 +104,8 @@ export class StateMetricsProducer implements MetricProducer {
     const errorRatio: DataPoint<number>[] = [];
     const windowRequests: DataPoint<number>[] = [];
     const inflight: DataPoint<number>[] = [];
-    const point = (attributes: Attributes, value: number): DataPoint<number> => ({
-      startTime: now,
-      endTime: now,
-      attributes,
-      value,
-    });
+    const point = (attributes: Attributes, value: number): DataPoint<number> =>
+      pointAt(now, attributes, value);
     for (const s of stats) {
       const backend = { [ATTR.backend]: s.backend };
       for (const [state, label] of BREAKER_STATES) {
