@@ -161,8 +161,7 @@ export class HealthRegistry {
     if (!entry) return undefined;
     const settleBreaker = entry.breaker.enter();
     if (!settleBreaker) return undefined;
-    entry.inflight++;
-    entry.snapshot = undefined;
+    started(entry);
     return { backend, settleBreaker };
   }
 
@@ -173,12 +172,10 @@ export class HealthRegistry {
     this.attemptFinished(admission.backend, result);
   }
 
-  /** An attempt to `backend` is about to be sent. Unknown backends are ignored. (`admit` calls this for the request path.) */
+  /** An attempt to `backend` is about to be sent, outside `admit`. Unknown backends are ignored. */
   attemptStarted(backend: string): void {
     const entry = this.entries.get(backend);
-    if (!entry) return;
-    entry.inflight++;
-    entry.snapshot = undefined;
+    if (entry) started(entry);
   }
 
   /**
@@ -326,4 +323,10 @@ export class HealthRegistry {
 
 function sameWindow(a: WindowSettings, b: WindowSettings): boolean {
   return a.sizeMs === b.sizeMs && a.buckets === b.buckets;
+}
+
+/** One more attempt in flight: the cached snapshot no longer shows it. */
+function started(entry: Entry): void {
+  entry.inflight++;
+  entry.snapshot = undefined;
 }

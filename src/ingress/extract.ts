@@ -91,7 +91,8 @@ export function withFeatures(
   return f instanceof IngressFeatures ? f.with(changes) : { ...f, ...changes };
 }
 
-function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+/** A request header as one string, repeated lines joined with ", "; undefined when absent. */
+export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
   if (v === undefined) return undefined;
   return Array.isArray(v) ? v.join(', ') : v;
@@ -219,17 +220,19 @@ function maxCost(value: string | undefined): number | undefined {
 }
 
 /**
- * Headers that carry an app's credentials. They stay out of the features' header view, so no rule,
- * sticky key, log or explanation can read a raw key from the features: rules match a key by its
- * `apiKeyId`.
+ * Every header in which an app may carry a credential: the OpenAI bearer token, Azure's and
+ * Anthropic's key headers, a proxy's, and cookies. They stay out of the features' header view, so
+ * no rule, sticky key, log or explanation can read a raw key from the features (rules match a key
+ * by its `apiKeyId`); and none reaches a backend that has its own key (proxy/headers.ts).
  */
-const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
+export const APP_CREDENTIAL_HEADERS: readonly string[] = [
   'authorization',
   'proxy-authorization',
   'api-key',
   'x-api-key',
   'cookie',
-]);
+];
+const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(APP_CREDENTIAL_HEADERS);
 
 /**
  * Lower-case names (Node already lower-cases them), multi-valued headers joined, credentials left

@@ -11,14 +11,11 @@
  * - embeddings: `input` strings.
  * Parts are joined with a newline, and the text stops at {@link PROMPT_SCAN_CHARS} characters.
  */
-import { createHash } from 'node:crypto';
 import type { Endpoint, PromptSource, PromptSummary } from './features.js';
+import { shortHash } from './key-hash.js';
 
 /** Most characters (UTF-16 code units) of prompt text a rule or classifier sees: 32 Ki. */
 export const PROMPT_SCAN_CHARS = 32 * 1024;
-
-/** Hex characters of the SHA-256 kept in summaries and logs. */
-const HASH_CHARS = 16;
 
 /** The bounded prompt text of a request body, and whether it was cut. */
 export function extractPromptText(
@@ -117,8 +114,7 @@ export function fixedPrompt(text: string): PromptSource {
 }
 
 function summarize(text: string, truncated: boolean): PromptSummary {
-  const sha256 = createHash('sha256').update(text).digest('hex').slice(0, HASH_CHARS);
-  return { sha256, chars: text.length, truncated };
+  return { sha256: shortHash(text), chars: text.length, truncated };
 }
 
 /** Appends parts with a newline between them until the limit is reached. */

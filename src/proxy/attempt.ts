@@ -17,7 +17,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { classify, isContextExceeded, type Observation, type Outcome } from '../outcome/classify.js';
+import { classify, isRetryable, type Observation, type Outcome } from '../outcome/classify.js';
 import type { CompiledBackend } from '../policy/types.js';
 import { AttemptPort, AttemptRequest, type AttemptSink } from './attempt-port.js';
 import type { BackendProxy } from './backend-proxy.js';
@@ -163,27 +163,22 @@ export class Attempt implements AttemptSink {
     const status = proxyRes.statusCode ?? 502;
     this.status = status;
     const contextExceeded = this.peeked?.contextExceeded;
-    const verdict = this.observe({
+    const observation = {
       status,
       responseStarted: false,
       clientGone: false,
       retryAfter: header(proxyRes, 'retry-after'),
       contextExceeded,
-    });
+    };
+    const verdict = this.observe(observation);
     // A redirect never reaches the app (its Location names an internal address), nor does a
     // failure, or a request too long for this backend, while another backend remains to be
     // tried: drain the body and give up.
-    const retry = verdict.kind === 'failure' || isContextExceeded(verdict);
+    const retry = isRetryable(verdict, false);
     if (retry && (!this.options.last || (verdict.kind === 'failure' && verdict.failure === 'redirect'))) {
       proxyRes.on('error', noop);
       proxyRes.resume();
-      this.finish({
-        status,
-        responseStarted: false,
-        clientGone: false,
-        retryAfter: header(proxyRes, 'retry-after'),
-        contextExceeded,
-      });
+      this.finish(observation, verdict);
       return;
     }
     this.sse = String(proxyRes.headers['content-type'] ?? '').startsWith('text/event-stream');
@@ -284,16 +279,19 @@ export class Attempt implements AttemptSink {
   /**
    * The one exit. Settles the attempt, ends the app's response if it was committed (cleanly on
    * success; with the SSE error event, or a cut for any other body, on failure), and stops the
-   * upstream exchange.
+   * upstream exchange. `classified` is `o`'s outcome when the caller already has it.
    */
-  private finish(o: Omit<Observation, 'nowMs' | 'timeout'> & { readonly completed?: boolean }): void {
+  private finish(
+    o: Omit<Observation, 'nowMs' | 'timeout'> & { readonly completed?: boolean },
+    classified?: Outcome,
+  ): void {
     if (this.ended) return;
     this.ended = true;
     this.clearTimer();
     const res = this.res;
     res.off('close', this.onAppClose);
     res.off('drain', this.onAppDrain);
-    const outcome = this.observe(o);
+    const outcome = classified ?? this.observe(o);
     if (this.committed) this.endAppResponse(o.completed === true, outcome);
     // The middleware destroys whatever is still open upstream (a finished exchange is left alone).
     this.port.close();

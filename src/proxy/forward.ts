@@ -103,15 +103,19 @@ export async function forward(
   let contextExceeded = false;
   for (let i = 0; i < attempts.length; i++) {
     const name = attempts[i]!;
-    const window = ctx.policy.backends.get(name)?.contextWindow;
+    // A backend that left the policy under this request is skipped like an open breaker.
+    const backend = ctx.policy.backends.get(name);
+    const window = backend?.contextWindow;
     if (windowAbove !== undefined && window !== undefined && window <= windowAbove) {
       failures.push(`${name}: skipped (context window ${window} is not larger than ${windowAbove})`);
       continue;
     }
-    const run = await runAttempt(appSocket, res, ctx, deps, i, shape);
+    const run =
+      backend === undefined ? REFUSED : await runAttempt(appSocket, res, ctx, deps, i, shape, backend);
     if (run.kind === 'committed') {
-      const served = ctx.policy.backends.get(name)!;
-      const costUsd = run.usage === undefined ? undefined : usageCostUsd(served, run.usage);
+      // Committed implies the backend was found above.
+      const costUsd =
+        run.usage === undefined || backend === undefined ? undefined : usageCostUsd(backend, run.usage);
       return { kind: 'answered', backend: name, attempts: i + 1, end: run.end, usage: run.usage, costUsd };
     }
     const outcome = run.outcome;
@@ -128,8 +132,7 @@ export async function forward(
     }
     if (isContextExceeded(outcome)) {
       contextExceeded = true;
-      const exceeded = ctx.policy.backends.get(name)?.contextWindow;
-      if (exceeded !== undefined) windowAbove = Math.max(windowAbove ?? 0, exceeded);
+      if (window !== undefined) windowAbove = Math.max(windowAbove ?? 0, window);
     }
     lastOutcome = outcome;
     const why = describe(outcome, run.status);
@@ -193,12 +196,12 @@ async function runAttempt(
   deps: ForwardDeps,
   index: number,
   shape: BodyShape,
+  backend: CompiledBackend,
 ): Promise<AttemptRun> {
-  const name = ctx.decision.attempts[index]!;
-  const backend = ctx.policy.backends.get(name);
+  const name = backend.name;
   const proxy = deps.proxies.get(name);
-  // A backend that left the policy under this request is skipped like an open breaker.
-  if (!backend || !proxy) return REFUSED;
+  // A backend whose proxy left the pool under this request is skipped like an open breaker.
+  if (!proxy) return REFUSED;
   const admission = deps.gate.admit(name);
   if (!admission) return REFUSED;
   // Each backend gets the output limit its prices and the ceiling afford (a pricier failover, less).

@@ -2,6 +2,7 @@
  * Header hygiene between the app and the backends.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { APP_CREDENTIAL_HEADERS } from '../ingress/extract.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the proxy-specific ones; never forwarded either way. */
 const HOP_BY_HOP = new Set([
@@ -53,17 +54,7 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, requestId: 
   return out;
 }
 
-/**
- * Every header in which an app may carry a credential: the OpenAI bearer token, Azure's and
- * Anthropic's key headers, a proxy's, and cookies. None reaches a backend that has its own key.
- */
-export const APP_CREDENTIAL_HEADERS: readonly string[] = [
-  'authorization',
-  'proxy-authorization',
-  'api-key',
-  'x-api-key',
-  'cookie',
-];
+export { APP_CREDENTIAL_HEADERS };
 const CREDENTIALS = new Set(APP_CREDENTIAL_HEADERS);
 
 /** How a backend authenticates routecar's requests, as its policy entry says. */

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { ClassifierClient } from '../classify/client.js';
 import { classifyRequest } from '../classify/classify-request.js';
 import type { Endpoint, RequestFeatures } from '../ingress/features.js';
-import { extractFromBody, extractRequest, MULTIPART_PATHS } from '../ingress/extract.js';
+import { extractFromBody, extractRequest, headerValue, MULTIPART_PATHS } from '../ingress/extract.js';
 import { MultipartBody, readMultipartModel } from '../ingress/multipart-model.js';
 import { DEFAULT_BODY_TIMEOUT_MS, readBody, settleBody } from '../ingress/read-body.js';
 import type { CompiledBackend, CompiledPolicy, CompiledRoute } from '../policy/types.js';
@@ -164,8 +164,8 @@ export async function handleRequest(
       rule: decision.rule,
       reason: decision.reason,
       // Straight from the request: the features' header view is built only for rules that read it.
-      traceparent: headerString(req.headers.traceparent),
-      tracestate: headerString(req.headers.tracestate),
+      traceparent: headerValue(req.headers, 'traceparent'),
+      tracestate: headerValue(req.headers, 'tracestate'),
     });
     const forwarded = await forward(
       req.socket,
@@ -311,9 +311,4 @@ function brokenCode(outcome: Outcome): string | undefined {
   // Anything else that fails after the commit is the upstream breaking mid-body; a failure that
   // came as a whole HTTP answer (the last attempt's 5xx, passed through) is not.
   return outcome.failure === 'stream_broken' ? 'upstream_stream_broken' : undefined;
-}
-
-/** A header as one string (Node already joins repeated lines of most headers with ", "). */
-function headerString(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v.join(', ') : v;
 }

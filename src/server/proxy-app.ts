@@ -6,6 +6,7 @@ import type { RequestListener, ServerResponse } from 'node:http';
 import type { Express } from 'express';
 import { ClassifierClient } from '../classify/client.js';
 import type { Endpoint } from '../ingress/features.js';
+import { quoteClientText } from '../ingress/client-text.js';
 import { ENDPOINT_PATHS, MULTIPART_PATHS } from '../ingress/extract.js';
 import { ZoneMemory } from '../routing/zone-memory.js';
 import { checkRequest, createHostCheck, requestGuard } from './hardening.js';
@@ -98,8 +99,7 @@ function listModels(res: ServerResponse, deps: ProxyAppDeps): void {
 function retrieveModel(res: ServerResponse, id: string, deps: ProxyAppDeps): void {
   const policy = deps.policy();
   if (policy === undefined || !policy.routes.has(id)) {
-    const shown = JSON.stringify(id.length > 200 ? `${id.slice(0, 200)}…` : id);
-    sendError(res, new RoutecarError('model_not_found', `The model ${shown} does not exist`));
+    sendError(res, new RoutecarError('model_not_found', `The model ${quoteClientText(id)} does not exist`));
     return;
   }
   sendJson(res, modelObject(id));
