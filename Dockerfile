@@ -5,10 +5,11 @@
 #   docker build -t routecar:dev .
 #   docker run --rm -p 127.0.0.1:4101:4101 -e ROUTECAR_POLICY_FILE=/app/policies/default.yaml routecar:dev
 #
-# Three stages on the same pinned Node 24 slim base: `build` compiles TypeScript with the dev
-# dependencies, `deps` installs the production dependencies only, and the final stage copies the
-# compiled JavaScript, those node_modules, the example policies and package*.json. No compiler,
-# no test tooling, no sources in the image.
+# Three stages on the same pinned Node 24 slim base: `build` compiles TypeScript and bundles it
+# with the dev dependencies (`npm run build`), `deps` installs the production dependencies only,
+# and the final stage copies the bin with the bundle it loads, those node_modules (for the
+# packages left out of the bundle, see rolldown.config.js), the example policies and
+# package*.json. No compiler, no test tooling, no sources in the image.
 
 # Node 24 LTS on Debian 12 slim; pin a digest too (node:24.21.0-bookworm-slim@sha256:...) for builds
 # that must be reproducible.
@@ -18,9 +19,9 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json rolldown.config.js ./
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json
+RUN npm run build
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /src
@@ -40,6 +41,7 @@ RUN groupadd --system --gid 10001 routecar \
 WORKDIR /app
 COPY --from=deps /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+COPY --from=build /src/dist/bundle ./dist/bundle
 COPY package.json package-lock.json ./
 COPY policies ./policies
 

@@ -6,9 +6,12 @@
  */
 import { nodeVersionProblem } from './node-version.js';
 
+/** The commands as shipped: `run.js` and what it loads, bundled by `npm run build` (rolldown.config.js). */
+const COMMANDS_BUNDLE = new URL('../../bundle/run.js', import.meta.url).href;
+
 const problem = nodeVersionProblem(process.versions.node, process.execPath);
 if (problem === undefined) {
-  const { main } = await import('./run.js');
+  const { main } = (await import(COMMANDS_BUNDLE)) as typeof import('./run.js');
   process.exitCode = await main(process.argv.slice(2));
 } else {
   console.error(problem);

@@ -3,9 +3,7 @@
  * help and the version, turns usage errors into one line that says what was wrong (and the near
  * miss), and loads a command's code only when it runs.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { closest } from '../policy/errors.js';
 import { commandHelp, parseCommand, UsageError, type CommandSpec } from './args.js';
 import {
@@ -21,9 +19,10 @@ import {
   START,
 } from './commands.js';
 import { resolveConfig } from './config.js';
+import { routecarPackageDir, routecarVersion } from '../telemetry/package-info.js';
 
 /** The example policy shipped with routecar, served by `start --demo` when no source is given. */
-export const BUNDLED_POLICY = fileURLToPath(new URL('../../../policies/default.yaml', import.meta.url));
+export const BUNDLED_POLICY = join(routecarPackageDir(), 'policies', 'default.yaml');
 
 const TOP_USAGE = `usage: routecar <command> [options]
 
@@ -67,7 +66,7 @@ async function dispatch(argv: readonly string[]): Promise<number> {
       return help(rest);
     case '--version':
     case '-v':
-      console.log(version());
+      console.log(routecarVersion());
       return 0;
     case 'start':
       return start(rest);
@@ -247,11 +246,4 @@ function printHelp(spec: CommandSpec): number {
 function suggest(word: string, candidates: readonly string[]): string {
   const near = closest(word, candidates);
   return near === undefined ? '' : ` (did you mean "${near}"?)`;
-}
-
-/** package.json's version: the nearest package.json above this file (dist/src/cli or src/cli). */
-function version(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
 }

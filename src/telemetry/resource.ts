@@ -4,9 +4,6 @@
  * Kubernetes downward API can put in the environment, and the sidecar's zone (`ROUTECAR_ZONE`) as
  * `cloud.availability_zone`.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   defaultResource,
   detectResources,
@@ -14,6 +11,7 @@ import {
   resourceFromAttributes,
   type Resource,
 } from '@opentelemetry/resources';
+import { routecarVersion } from './package-info.js';
 
 /** Environment variable → resource attribute, filled by the downward API (see deploy/observability). */
 export const K8S_RESOURCE_ENV: Readonly<Record<string, string>> = {
@@ -65,21 +63,4 @@ export function buildResource(
   return defaultResource()
     .merge(resourceFromAttributes(baseResourceAttributes(env, facts)))
     .merge(detectResources({ detectors: [envDetector] }));
-}
-
-let version: string | undefined;
-
-/** The version in routecar's package.json (works from src and from dist). */
-export function routecarVersion(): string {
-  if (version !== undefined) return version;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  try {
-    version =
-      (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version ??
-      'unknown';
-  } catch {
-    version = 'unknown';
-  }
-  return version;
 }

@@ -1,12 +1,14 @@
 /**
  * What telemetry loads, by configuration: routecar runs in every pod, so the OTLP exporters and
  * the trace SDK must not be loaded (nor cost start-up time and memory) unless configured. A
- * module hook in the child records every package module it resolves.
+ * module hook in the child records every module file it resolves: packages outside the bundle by
+ * their node_modules path, and those inside it through the source map of each bundle chunk loaded.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useFakeUpstreams, type FakeUpstream } from '../support/fake-upstream.js';
 import { useProcesses } from '../support/processes.js';
@@ -22,7 +24,7 @@ const out = process.env.ROUTECAR_TEST_MODULE_LOG;
 registerHooks({
   resolve(specifier, context, nextResolve) {
     const result = nextResolve(specifier, context);
-    if (result.url.includes('/node_modules/')) appendFileSync(out, result.url + '\\n');
+    if (result.url.startsWith('file:')) appendFileSync(out, result.url + '\\n');
     return result;
   },
 });
@@ -70,16 +72,34 @@ async function run(name: string, env: Record<string, string>, traceparent: strin
     const metrics = await fetch(`${routecar.adminUrl}/metrics`);
     await metrics.arrayBuffer();
     const upstreamTraceparent = upstream.stats.lastRequest?.headers['traceparent'];
-    const packages = new Set(
-      (await readFile(log, 'utf8'))
-        .split('\n')
-        .map((url) => /node_modules\/(@[^/]+\/[^/]+|[^/]+)\//.exec(url)?.[1])
-        .filter((p): p is string => p !== undefined),
-    );
+    const packages = await packagesIn((await readFile(log, 'utf8')).split('\n'));
     return { packages, metricsStatus: metrics.status, upstreamTraceparent };
   } finally {
     await routecar.stop();
   }
+}
+
+const PACKAGE = /node_modules\/(@[^/]+\/[^/]+|[^/]+)\//;
+
+/** The packages the module files at `urls` come from, looking into bundle chunks' source maps. */
+async function packagesIn(urls: readonly string[]): Promise<Set<string>> {
+  const packages = new Set<string>();
+  for (const url of urls) {
+    if (!url.startsWith('file:')) continue;
+    const path = fileURLToPath(url);
+    // A bundle chunk names its modules in its map; the bundler's own runtime chunk has none.
+    const map = `${path}.map`;
+    const sources = !path.includes('/dist/bundle/')
+      ? [path]
+      : existsSync(map)
+        ? (JSON.parse(await readFile(map, 'utf8')) as { sources: string[] }).sources
+        : [];
+    for (const source of sources) {
+      const name = PACKAGE.exec(source)?.[1];
+      if (name !== undefined) packages.add(name);
+    }
+  }
+  return packages;
 }
 
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';

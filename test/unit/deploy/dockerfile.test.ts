@@ -29,6 +29,7 @@ const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as
   engines: { node: string };
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
+  scripts: Record<string, string>;
 };
 /**
  * The V8 flags the routecar bin runs with, from its shebang (`#!/usr/bin/env -S node FLAGS`):
@@ -119,12 +120,16 @@ describe('final stage', () => {
       true,
     );
     expect(pkg.bin.routecar!.startsWith('dist/src/')).toBe(true);
+    // And so is the bundle the bin loads its commands from (rolldown.config.js).
+    const main = readFileSync(join(REPO_ROOT, 'src/cli/main.ts'), 'utf8');
+    expect(main).toContain("new URL('../../bundle/run.js', import.meta.url)"); // dist/src/cli/ -> dist/bundle
+    expect(
+      all(final, 'COPY').some((c) => /--from=build\s+\S*dist\/bundle\s+\.\/dist\/bundle$/.test(c.args)),
+    ).toBe(true);
   });
 
   it('`npm start` runs node with the same flags as the bin and the image (young generation capped for RSS)', () => {
-    const scripts = (
-      JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
-    ).scripts;
+    const scripts = pkg.scripts;
     expect(NODE_FLAGS).toContain('--max-semi-space-size=4');
     expect(NODE_FLAGS).toContain('--heap-growing-percent=60');
     expect(scripts.start!.startsWith(`node ${NODE_FLAGS.join(' ')} ${pkg.bin.routecar!} start`)).toBe(true);
@@ -151,11 +156,12 @@ describe('final stage', () => {
     expect(text).toMatch(/docker run .*-e ROUTECAR_POLICY_FILE=\/app\/policies\/default\.yaml/);
   });
 
-  it('ships the example policies next to dist (the bundled default is resolved relative to it)', () => {
+  it('ships the example policies beside package.json (the bundled default is found from it)', () => {
     expect(all(final, 'COPY').some((c) => /^policies\s+\.\/policies$/.test(c.args))).toBe(true);
     const run = readFileSync(join(REPO_ROOT, 'src/cli/run.ts'), 'utf8');
-    expect(run).toContain("'../../../policies/default.yaml'"); // dist/src/cli/ -> /app/policies
-    expect(all(final, 'COPY').some((c) => /package\.json/.test(c.args))).toBe(true); // "type": "module"
+    expect(run).toContain("join(routecarPackageDir(), 'policies', 'default.yaml')"); // -> /app/policies
+    // package.json: "type": "module", and the directory routecarPackageDir() finds.
+    expect(all(final, 'COPY').some((c) => /package\.json/.test(c.args))).toBe(true);
   });
 
   it('installs no devDependencies: node_modules come from an `npm ci --omit=dev` stage', () => {
@@ -170,11 +176,12 @@ describe('final stage', () => {
     for (const c of all(final, 'COPY')) expect(c.args).not.toMatch(/(^|\s)(src|test|bench|\.)(\s|$)/);
   });
 
-  it('builds with the compiler in a separate stage', () => {
+  it('builds with the compiler and the bundler in a separate stage, as `npm run build` does', () => {
     const build = stageNamed('build');
     const runs = all(build, 'RUN').map((r) => r.args);
     expect(runs.some((r) => /^npm ci\b/.test(r) && !/--omit=dev/.test(r))).toBe(true);
-    expect(runs.some((r) => /tsc -p tsconfig\.build\.json|npm run build/.test(r))).toBe(true);
+    expect(runs).toContain('npm run build');
+    expect(pkg.scripts.build).toMatch(/^tsc -p tsconfig\.build\.json && rolldown -c rolldown\.config\.js\b/);
   });
 });
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { baseResourceAttributes, buildResource, routecarVersion } from '../../../src/telemetry/resource.js';
+import { routecarVersion } from '../../../src/telemetry/package-info.js';
+import { baseResourceAttributes, buildResource } from '../../../src/telemetry/resource.js';
 
 afterEach(() => {
   vi.unstubAllEnvs();
