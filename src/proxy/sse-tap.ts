@@ -13,7 +13,12 @@
 
 const DATA = Buffer.from('data: ');
 const EVENT_END = Buffer.from('\n\n');
-const USAGE = Buffer.from('"usage"');
+/**
+ * `"usage"` is found by its tail: a search for a needle that starts with `"` stops at every quote
+ * of the JSON (2.1 µs for a 3 KB chunk against 0.25 µs for one that starts with `u`).
+ */
+const USAGE_TAIL = Buffer.from('usage"');
+const QUOTE = 0x22;
 
 export class SseTap {
   /** `data:` events seen so far (the final `[DONE]` included). */
@@ -35,7 +40,7 @@ export class SseTap {
     }
     const complete = end + EVENT_END.length === data.length ? data : data.subarray(0, end + EVENT_END.length);
     this.pending = complete === data ? undefined : data.subarray(end + EVENT_END.length);
-    return complete.includes(USAGE) ? dropUsageOnlyEvents(complete) : complete;
+    return dropUsageOnlyEvents(complete);
   }
 
   /** What is still held when the stream ends (an event the backend never finished). */
@@ -62,7 +67,7 @@ function count(haystack: Buffer, needle: Buffer): number {
 function dropUsageOnlyEvents(events: Buffer): Buffer {
   let kept: Buffer[] | undefined;
   let from = 0;
-  for (let at = events.indexOf(USAGE); at >= 0;) {
+  for (let at = nextUsage(events, 0); at >= 0;) {
     const before = events.lastIndexOf(EVENT_END, at);
     const start = before < 0 ? 0 : before + EVENT_END.length;
     const after = events.indexOf(EVENT_END, at);
@@ -71,11 +76,19 @@ function dropUsageOnlyEvents(events: Buffer): Buffer {
       (kept ??= []).push(events.subarray(from, start));
       from = end;
     }
-    at = events.indexOf(USAGE, end);
+    at = nextUsage(events, end);
   }
   if (kept === undefined) return events;
   kept.push(events.subarray(from));
   return Buffer.concat(kept);
+}
+
+/** Where the next `"usage"` starts at or after `from`, or -1. */
+function nextUsage(events: Buffer, from: number): number {
+  for (let at = events.indexOf(USAGE_TAIL, from + 1); at >= 0; at = events.indexOf(USAGE_TAIL, at + 1)) {
+    if (events[at - 1] === QUOTE) return at - 1;
+  }
+  return -1;
 }
 
 function isUsageOnly(event: string): boolean {
