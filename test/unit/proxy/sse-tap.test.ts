@@ -45,6 +45,13 @@ describe('SseTap', () => {
     expect(run(true, [stream]).out).toBe(nullUsage + text + withChoices + DONE);
   });
 
+  it('looks past keys that only end in usage (`"cache_usage"`) to the usage-only event after them', () => {
+    const lookalike = event({ choices: [{ index: 0, delta: { content: 'a' } }], cache_usage: { hits: 1 } });
+    const stream = lookalike + lookalike + USAGE_ONLY + DONE;
+    expect(run(true, [stream]).out).toBe(lookalike + lookalike + DONE);
+    expect(run(true, [lookalike + DONE]).out).toBe(lookalike + DONE);
+  });
+
   it('drops every usage-only event of a chunk, also the first and the last', () => {
     const stream = USAGE_ONLY + content('a') + USAGE_ONLY;
     expect(run(true, [stream]).out).toBe(content('a'));
