@@ -5,6 +5,18 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { APP_CREDENTIAL_HEADERS } from '../ingress/extract.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the proxy-specific ones; never forwarded either way. */
+/** What the usual `Connection` values name, without splitting them again on every message. */
+const COMMON_CONNECTION: ReadonlyMap<string, readonly string[]> = new Map([
+  ['keep-alive', ['keep-alive']],
+  ['close', ['close']],
+]);
+
+/** The header names a `Connection` header lists (hop-by-hop for this message), lower-cased. */
+function namedInConnection(connection: string | string[] | undefined): readonly string[] | undefined {
+  if (typeof connection !== 'string') return undefined;
+  return COMMON_CONNECTION.get(connection) ?? connection.split(',').map((t) => t.trim().toLowerCase());
+}
+
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -40,9 +52,7 @@ const REPLACED = new Set([
  * `upstreamHeadersFor`.
  */
 export function upstreamRequestHeaders(headers: IncomingHttpHeaders, requestId: string): IncomingHttpHeaders {
-  const connection = headers.connection;
-  const named =
-    typeof connection === 'string' ? connection.split(',').map((t) => t.trim().toLowerCase()) : undefined;
+  const named = namedInConnection(headers.connection);
   const out: IncomingHttpHeaders = {};
   for (const name in headers) {
     if (HOP_BY_HOP.has(name) || REPLACED.has(name) || name.startsWith('x-routecar-')) continue;
@@ -120,11 +130,9 @@ export function responseHeaders(
   own: OutgoingHttpHeaders,
 ): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  const connection = upstream.connection;
-  const named =
-    typeof connection === 'string' ? connection.split(',').map((t) => t.trim().toLowerCase()) : [];
+  const named = namedInConnection(upstream.connection);
   for (const name in upstream) {
-    if (HOP_BY_HOP.has(name) || named.includes(name)) continue;
+    if (HOP_BY_HOP.has(name) || (named !== undefined && named.includes(name))) continue;
     out[name] = upstream[name];
   }
   for (const name in own) out[name] = own[name];

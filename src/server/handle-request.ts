@@ -78,27 +78,46 @@ export async function handleRequest(
   let features: RequestFeatures | undefined;
   let policy: CompiledPolicy | undefined;
   let scope: RequestScope | undefined;
-  // Every request is reported once, from here: forwarded, refused, failed or abandoned.
-  const report = (fields: ReportFields): void => {
+  // Every request is reported once, from here: forwarded, refused, failed or abandoned. One
+  // object with every field in one order, so each report has the same shape.
+  const report = (decided: DecidedFields, answer: AnswerFields): void => {
     const r: RequestReport = {
       requestId,
       endpoint,
       requestedRoute: features?.route ?? 'unknown',
+      route: decided.route,
+      backend: answer.backend,
+      responseModel: answer.responseModel,
+      variant: decided.variant,
+      attempts: decided.attempts,
+      status: answer.status,
+      errorCode: answer.errorCode,
+      stream: features?.stream ?? false,
       startedAtMs,
       durationMs: performance.now() - startedAtPerf,
-      stream: features?.stream ?? false,
+      ttfbMs: answer.ttfbMs,
+      usage: answer.usage,
+      costUsd: answer.costUsd,
       tenant: features?.tenant,
       budgetTenant:
         features?.tenant !== undefined && policy?.budgets?.tenants.has(features.tenant)
           ? features.tenant
           : undefined,
       policyVersion: policy?.version ?? 'none',
+      rule: decided.rule,
+      reason: decided.reason,
       features,
-      ...fields,
+      rules: decided.rules,
+      classes: decided.classes,
+      prompt: decided.prompt,
+      outcome: answer.outcome,
+      affinity: decided.affinity,
     };
     deps.observer.requestFinished?.(r);
     scope?.end(r);
   };
+  const refused = (err: RoutecarError, decided: DecidedFields): void =>
+    report(decided, { ...NO_ANSWER, status: err.status, errorCode: err.code });
   try {
     policy = deps.policy();
     if (!policy) throw new RoutecarError('not_ready', 'routecar has no policy loaded yet');
@@ -113,7 +132,7 @@ export async function handleRequest(
       const err = budgetExhausted(overBudget);
       const route = policy.routes.has(features.route) ? features.route : 'unknown';
       sendError(res, err, { ...idHeader, 'retry-after': String(overBudget.retryAfterS) }, shape);
-      report(refusedFields(err, route, undefined));
+      refused(err, refusedFields(err, route, undefined));
       return;
     }
     // Only when a rule that reads a classifier is reached; decide itself never waits.
@@ -135,7 +154,7 @@ export async function handleRequest(
       const { route, rule, rules, classes, prompt } = result.refusal;
       const err = refusalError(result.refusal);
       sendError(res, err, { ...idHeader, ...refusalHeaders(result.refusal, policy) }, shape);
-      report({ ...refusedFields(err, route, rule), rules, classes, prompt });
+      refused(err, { ...refusedFields(err, route, rule), rules, classes, prompt });
       return;
     }
     const decision = result.decision;
@@ -188,7 +207,7 @@ export async function handleRequest(
       },
       deps,
     );
-    const common = {
+    const decided: DecidedFields = {
       route: decision.route,
       variant: decision.variant,
       rule: decision.rule,
@@ -202,16 +221,15 @@ export async function handleRequest(
     switch (forwarded.kind) {
       case 'failed':
         sendError(res, forwarded.error, routecarHeaders(undefined, forwarded.attempts), shape);
-        report({ ...common, ...NO_ANSWER, status: forwarded.error.status, errorCode: forwarded.error.code });
+        refused(forwarded.error, decided);
         return;
       case 'gone':
-        report({ ...common, ...NO_ANSWER, status: 0, errorCode: 'client_gone' });
+        report(decided, { ...NO_ANSWER, status: 0, errorCode: 'client_gone' });
         return;
       case 'answered': {
         const { end, backend, usage, costUsd } = forwarded;
         const gone = end.outcome.kind === 'ignored' && end.outcome.reason === 'client_gone';
-        report({
-          ...common,
+        report(decided, {
           backend,
           responseModel: policy.backends.get(backend)?.model,
           status: gone ? 0 : (end.status ?? 0),
@@ -233,7 +251,7 @@ export async function handleRequest(
         : new RoutecarError('internal_error', `routecar failed on this request: ${(err as Error).message}`);
     if (err instanceof RoutecarError) settleBody(req, res, err);
     sendError(res, error, idHeader, shape);
-    report(refusedFields(error, route, undefined));
+    refused(error, refusedFields(error, route, undefined));
   }
 }
 
@@ -269,17 +287,16 @@ async function readUpload(
   };
 }
 
-/** What the edge adds to the request-level fields every report shares. */
-type ReportFields = Omit<
+/** What the decision (or the refusal in its place) says about a request, for its report. */
+type DecidedFields = Pick<
   RequestReport,
-  | 'requestId'
-  | 'endpoint'
-  | 'requestedRoute'
-  | 'startedAtMs'
-  | 'durationMs'
-  | 'stream'
-  | 'tenant'
-  | 'policyVersion'
+  'route' | 'variant' | 'attempts' | 'rule' | 'reason' | 'rules' | 'classes' | 'prompt' | 'affinity'
+>;
+
+/** What answered the request, for its report. */
+type AnswerFields = Pick<
+  RequestReport,
+  'backend' | 'responseModel' | 'status' | 'errorCode' | 'ttfbMs' | 'usage' | 'costUsd' | 'outcome'
 >;
 
 const NO_ANSWER = {
@@ -288,20 +305,12 @@ const NO_ANSWER = {
   ttfbMs: undefined,
   usage: undefined,
   costUsd: undefined,
+  outcome: undefined,
 } as const;
 
 /** A request routecar answered itself before any attempt. */
-function refusedFields(err: RoutecarError, route: string, rule: string | undefined): ReportFields {
-  return {
-    ...NO_ANSWER,
-    route,
-    variant: 'none',
-    attempts: 0,
-    status: err.status,
-    errorCode: err.code,
-    rule,
-    reason: err.message,
-  };
+function refusedFields(err: RoutecarError, route: string, rule: string | undefined): DecidedFields {
+  return { route, variant: 'none', attempts: 0, rule, reason: err.message };
 }
 
 /** The code of a committed response that did not end well (it went out cut, or with an SSE error event). */

@@ -123,7 +123,8 @@ export function checkRequest(
   }
   let hosts = 0;
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    if (req.rawHeaders[i]!.toLowerCase() === 'host') hosts++;
+    const name = req.rawHeaders[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
   }
   if (hosts > 1) return new RoutecarError('invalid_host', 'more than one Host header');
   const host = req.headers.host;

@@ -33,6 +33,10 @@ export function createProxyListener(deps: ProxyAppDeps): RequestListener {
   if (deps.classifier === undefined) deps = { ...deps, classifier: new ClassifierClient() };
   if (deps.zoneMemory === undefined) deps = { ...deps, zoneMemory: new ZoneMemory() };
   const allowed = createHostCheck(deps.hosts);
+  // One handler per endpoint for the listener's life, not a closure per request.
+  const posts = new Map<string, RequestListener>();
+  for (const [path, endpoint] of ENDPOINTS)
+    posts.set(path, (req, res) => void handleRequest(req, res, endpoint, path, deps));
   let expressApp: Promise<RequestListener> | undefined;
   const fallback: RequestListener = (req, res) => {
     (expressApp ??= loadExpressApp(deps)).then(
@@ -44,7 +48,7 @@ export function createProxyListener(deps: ProxyAppDeps): RequestListener {
     const url = req.url ?? '';
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
-    const route = exactRoute(req.method, path, deps);
+    const route = exactRoute(req.method, path, posts, deps);
     if (route === undefined) return fallback(req, res);
     const refusal = checkRequest(req, allowed);
     if (refusal !== undefined) {
@@ -59,11 +63,12 @@ export function createProxyListener(deps: ProxyAppDeps): RequestListener {
 function exactRoute(
   method: string | undefined,
   path: string,
+  posts: ReadonlyMap<string, RequestListener>,
   deps: ProxyAppDeps,
 ): RequestListener | undefined {
   if (method === 'POST') {
-    const endpoint = ENDPOINTS.get(path);
-    if (endpoint !== undefined) return (req, res) => void handleRequest(req, res, endpoint, path, deps);
+    const post = posts.get(path);
+    if (post !== undefined) return post;
     if (path === FEEDBACK_PATH) return deps.feedback;
     return undefined;
   }

@@ -245,6 +245,51 @@ describe('routecar instruments, per request', () => {
     ]);
   });
 
+  it('counts each request and attempt under its own labels when consecutive ones differ in only one', async () => {
+    const m = metrics();
+    // Each differs from the one before in one label: the outcome, the error, the route, the endpoint.
+    const requests = [
+      request({}),
+      request({ status: 503, errorCode: 'upstream_unavailable', attempts: 1 }),
+      request({ status: 502, errorCode: 'upstream_bad_gateway', attempts: 1 }),
+      request({ route: 'code' }),
+      request({}),
+    ];
+    for (const r of requests) m.requestFinished(r);
+    const attempts = [
+      attempt({}),
+      attempt({ outcome: { kind: 'failure', failure: 'server_error' }, status: 503, usage: undefined }),
+      attempt({ outcome: { kind: 'failure', failure: 'timeout' }, status: undefined, usage: undefined }),
+      attempt({ endpoint: 'responses' }),
+      attempt({}),
+    ];
+    for (const a of attempts) m.attemptFinished(a);
+    const data = await collect(m);
+    expect(
+      points(data.get(ROUTECAR.requests)).map(([a, v]) => [
+        a['routecar.route'],
+        a['routecar.outcome'],
+        a['error.type'],
+        v,
+      ]),
+    ).toEqual([
+      ['chat', 'success', undefined, 2],
+      ['chat', 'error', 'upstream_unavailable', 1],
+      ['chat', 'error', 'upstream_bad_gateway', 1],
+      ['code', 'success', undefined, 1],
+    ]);
+    const durations = points(data.get(GEN_AI.operationDuration)) as unknown as [
+      Record<string, unknown>,
+      Histogram,
+    ][];
+    expect(durations.map(([a, h]) => [a['openai.api.type'], a['error.type'], h.count])).toEqual([
+      ['chat_completions', undefined, 2],
+      ['chat_completions', 'server_error', 1],
+      ['chat_completions', 'timeout', 1],
+      ['responses', undefined, 1],
+    ]);
+  });
+
   it('never uses a route name the policy does not have as a label', async () => {
     const m = metrics();
     for (let i = 0; i < 50; i++) {
