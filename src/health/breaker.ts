@@ -37,6 +37,7 @@ const OPOSSUM_NEVER_OPENS_ON_RATIO = 100;
 type Inner = CircuitBreaker<[Attempt], unknown>;
 
 const callAttempt = (attempt: Attempt): Promise<unknown> => attempt();
+const settleNothing = (): void => {};
 // Only classified failures count against the backend (errorFilter returning true = "not a failure").
 const notAnAttemptFailure = (err: unknown): boolean => !(err instanceof AttemptFailedError);
 
@@ -83,6 +84,11 @@ export class BackendBreaker {
    */
   enter(): ((failure: AttemptFailedError | undefined) => void) | undefined {
     if (!this.admitting) return undefined;
+    // Closed, a call changes nothing in opossum: it never opens on its own ratio (the window
+    // judges, see `judge`). Only the half-open trial goes through `fire`, whose outcome closes or
+    // re-opens the breaker; so a call that started while closed and ends during half-open is not
+    // taken for the trial, and a closed breaker costs an attempt no promises.
+    if (this.inner.closed) return settleNothing;
     let settle!: (failure: AttemptFailedError | undefined) => void;
     const call = new Promise<void>((resolve, reject) => {
       settle = (failure) => (failure === undefined ? resolve() : reject(failure));

@@ -132,6 +132,36 @@ describe('BackendBreaker', () => {
     expect(breaker.state).toBe('halfOpen');
   });
 
+  it('enter: only the half-open trial decides; calls admitted while closed that end during half-open do not', async () => {
+    const settleStale = [breaker.enter()!, breaker.enter()!];
+    breaker.trip();
+    vi.advanceTimersByTime(1_000);
+    expect(breaker.state).toBe('halfOpen');
+    // A call that started before the breaker opened ends now: it is not the trial.
+    settleStale[0]!(undefined);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(breaker.state).toBe('halfOpen');
+    settleStale[1]!(new AttemptFailedError({ kind: 'failure', failure: 'server_error' }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(breaker.state).toBe('halfOpen');
+    // The trial is admitted alone, and its success closes the breaker.
+    const settleTrial = breaker.enter()!;
+    expect(breaker.enter()).toBeUndefined();
+    settleTrial(undefined);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(breaker.state).toBe('closed');
+    expect(transitions.map(([, s]) => s)).toEqual(['open', 'halfOpen', 'closed']);
+  });
+
+  it('enter: a failed half-open trial re-opens the breaker', async () => {
+    breaker.trip();
+    vi.advanceTimersByTime(1_000);
+    breaker.enter()!(new AttemptFailedError({ kind: 'failure', failure: 'reset' }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(breaker.state).toBe('open');
+    expect(breaker.enter()).toBeUndefined();
+  });
+
   it('keeps its state across a reconfigure and applies the new reset timeout', async () => {
     breaker.trip();
     expect(breaker.reconfigure(SETTINGS, WINDOW)).toBe(false);
