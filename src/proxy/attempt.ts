@@ -26,13 +26,6 @@ import { peekBody, type PeekedBody } from './peek-body.js';
 import { SseTap } from './sse-tap.js';
 import { UsageTap, type TokenUsage } from './usage.js';
 
-/** How the head of an attempt ended. */
-export type AttemptHead =
-  /** The response head went to the app; the body is streaming through. */
-  | { readonly kind: 'committed'; readonly status: number }
-  /** Nothing reached the app; `outcome` says why (a failure, or the app leaving). */
-  | { readonly kind: 'abandoned'; readonly outcome: Outcome; readonly status: number | undefined };
-
 /** How the whole attempt ended. */
 export interface AttemptEnd {
   readonly outcome: Outcome;
@@ -81,13 +74,12 @@ export function streamErrorEvent(message: string, code: string): string {
 }
 
 export class Attempt implements AttemptSink {
-  /** Settles once the app's response is committed, or once the attempt is given up before that. */
-  readonly head: Promise<AttemptHead>;
-  /** Settles when the attempt is over (never rejects). */
+  /**
+   * Settles when the attempt is over (never rejects): the one promise of an attempt. Whether the
+   * app's response was committed is in the end (`committed`).
+   */
   readonly end: Promise<AttemptEnd>;
-  private resolveHead!: (h: AttemptHead) => void;
   private resolveEnd!: (end: AttemptEnd) => void;
-  private headSettled = false;
   private ended = false;
   private committed = false;
   private sse = false;
@@ -122,7 +114,6 @@ export class Attempt implements AttemptSink {
     private readonly options: AttemptOptions,
   ) {
     this.tap = new UsageTap(options.usageAtStart);
-    this.head = new Promise((resolve) => (this.resolveHead = resolve));
     this.end = new Promise((resolve) => (this.resolveEnd = resolve));
   }
 
@@ -251,7 +242,6 @@ export class Attempt implements AttemptSink {
     const proxyRes = this.proxyRes!;
     this.committed = true;
     this.res.writeHead(this.status!, responseHeaders(proxyRes.headers, this.options.responseHeaders));
-    this.settleHead({ kind: 'committed', status: this.status! });
     this.arm('idle', this.options.backend.timeouts.idleMs);
   }
 
@@ -306,7 +296,6 @@ export class Attempt implements AttemptSink {
       streamEvents: this.sseTap?.events,
       cutOverBudget: this.cutOverBudget,
     };
-    this.settleHead({ kind: 'abandoned', outcome, status: end.status });
     this.resolveEnd(end);
   }
 
@@ -330,12 +319,6 @@ export class Attempt implements AttemptSink {
     }
     // A JSON body cannot carry an error after it started: cut it, so the client fails at once.
     res.destroy();
-  }
-
-  private settleHead(head: AttemptHead): void {
-    if (this.headSettled) return;
-    this.headSettled = true;
-    this.resolveHead(head);
   }
 }
 

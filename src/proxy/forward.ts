@@ -226,7 +226,6 @@ async function runAttempt(
   });
   const startedAtMs = Date.now();
   attempt.start(proxy);
-  const head = await attempt.head;
   const end = await attempt.end;
   deps.gate.record(admission, end);
   const usage = end.usage ?? estimatedStreamUsage(backend, ctx.features, end);
@@ -248,7 +247,7 @@ async function runAttempt(
   };
   deps.observer.attemptFinished?.(report);
   traced?.end(report);
-  return head.kind === 'committed'
+  return end.committed
     ? { kind: 'committed', end, usage }
     : { kind: 'abandoned', outcome: end.outcome, status: end.status };
 }

@@ -259,7 +259,11 @@ describe('routecar instruments, per request', () => {
     const attempts = [
       attempt({}),
       attempt({ outcome: { kind: 'failure', failure: 'server_error' }, status: 503, usage: undefined }),
-      attempt({ outcome: { kind: 'failure', failure: 'timeout' }, status: undefined, usage: undefined }),
+      attempt({
+        outcome: { kind: 'failure', failure: 'first_byte_timeout' },
+        status: undefined,
+        usage: undefined,
+      }),
       attempt({ endpoint: 'responses' }),
       attempt({}),
     ];
@@ -285,7 +289,7 @@ describe('routecar instruments, per request', () => {
     expect(durations.map(([a, h]) => [a['openai.api.type'], a['error.type'], h.count])).toEqual([
       ['chat_completions', undefined, 2],
       ['chat_completions', 'server_error', 1],
-      ['chat_completions', 'timeout', 1],
+      ['chat_completions', 'first_byte_timeout', 1],
       ['responses', undefined, 1],
     ]);
   });
