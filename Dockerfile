@@ -7,7 +7,8 @@
 #
 # Three stages on the same pinned Node 24 slim base: `build` compiles TypeScript and bundles it
 # with the dev dependencies (`npm run build`), `deps` installs the production dependencies only,
-# and the final stage copies the bin with the bundle it loads, those node_modules (for the
+# and the final stage copies dist/src (the bin, and the demo fleet that docker-compose.yml and
+# deploy/ run from the same image), the bundle the bin loads, those node_modules (for the
 # packages left out of the bundle, see rolldown.config.js), the example policies and
 # package*.json. No compiler, no test tooling, no sources in the image.
 

@@ -37,7 +37,6 @@ const OPOSSUM_NEVER_OPENS_ON_RATIO = 100;
 type Inner = CircuitBreaker<[Attempt], unknown>;
 
 const callAttempt = (attempt: Attempt): Promise<unknown> => attempt();
-const settleNothing = (): void => {};
 // Only classified failures count against the backend (errorFilter returning true = "not a failure").
 const notAnAttemptFailure = (err: unknown): boolean => !(err instanceof AttemptFailedError);
 
@@ -69,7 +68,8 @@ export class BackendBreaker {
    * AttemptFailedError when it says `failure`; any other rejection passes through without
    * counting against the backend. When the breaker refuses (open, half-open trial already
    * running, shut down) the attempt is not called and the promise rejects with a
-   * BreakerRejectedError.
+   * BreakerRejectedError. Unlike `enter`, which the request path uses, every call goes through
+   * opossum's `fire`, closed or not.
    */
   run<T>(attempt: () => Promise<T>): Promise<T> {
     // The action only calls the attempt, so fire resolves with the attempt's own T.
@@ -88,7 +88,7 @@ export class BackendBreaker {
     // judges, see `judge`). Only the half-open trial goes through `fire`, whose outcome closes or
     // re-opens the breaker; so a call that started while closed and ends during half-open is not
     // taken for the trial, and a closed breaker costs an attempt no promises.
-    if (this.inner.closed) return settleNothing;
+    if (this.inner.closed) return noop;
     let settle!: (failure: AttemptFailedError | undefined) => void;
     const call = new Promise<void>((resolve, reject) => {
       settle = (failure) => (failure === undefined ? resolve() : reject(failure));

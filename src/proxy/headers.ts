@@ -4,7 +4,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { APP_CREDENTIAL_HEADERS } from '../ingress/extract.js';
 
-/** RFC 9110 §7.6.1 hop-by-hop headers, plus the proxy-specific ones; never forwarded either way. */
 /** What the usual `Connection` values name, without splitting them again on every message. */
 const COMMON_CONNECTION: ReadonlyMap<string, readonly string[]> = new Map([
   ['keep-alive', ['keep-alive']],
@@ -17,6 +16,7 @@ function namedInConnection(connection: string | string[] | undefined): readonly 
   return COMMON_CONNECTION.get(connection) ?? connection.split(',').map((t) => t.trim().toLowerCase());
 }
 
+/** RFC 9110 §7.6.1 hop-by-hop headers, plus the proxy-specific ones; never forwarded either way. */
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',

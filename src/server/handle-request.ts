@@ -116,7 +116,7 @@ export async function handleRequest(
     deps.observer.requestFinished?.(r);
     scope?.end(r);
   };
-  const refused = (err: RoutecarError, decided: DecidedFields): void =>
+  const reportError = (err: RoutecarError, decided: DecidedFields): void =>
     report(decided, { ...NO_ANSWER, status: err.status, errorCode: err.code });
   try {
     policy = deps.policy();
@@ -132,7 +132,7 @@ export async function handleRequest(
       const err = budgetExhausted(overBudget);
       const route = policy.routes.has(features.route) ? features.route : 'unknown';
       sendError(res, err, { ...idHeader, 'retry-after': String(overBudget.retryAfterS) }, shape);
-      refused(err, refusedFields(err, route, undefined));
+      reportError(err, refusedFields(err, route, undefined));
       return;
     }
     // Only when a rule that reads a classifier is reached; decide itself never waits.
@@ -154,7 +154,7 @@ export async function handleRequest(
       const { route, rule, rules, classes, prompt } = result.refusal;
       const err = refusalError(result.refusal);
       sendError(res, err, { ...idHeader, ...refusalHeaders(result.refusal, policy) }, shape);
-      refused(err, { ...refusedFields(err, route, rule), rules, classes, prompt });
+      reportError(err, { ...refusedFields(err, route, rule), rules, classes, prompt });
       return;
     }
     const decision = result.decision;
@@ -221,7 +221,7 @@ export async function handleRequest(
     switch (forwarded.kind) {
       case 'failed':
         sendError(res, forwarded.error, routecarHeaders(undefined, forwarded.attempts), shape);
-        refused(forwarded.error, decided);
+        reportError(forwarded.error, decided);
         return;
       case 'gone':
         report(decided, { ...NO_ANSWER, status: 0, errorCode: 'client_gone' });
@@ -251,7 +251,7 @@ export async function handleRequest(
         : new RoutecarError('internal_error', `routecar failed on this request: ${(err as Error).message}`);
     if (err instanceof RoutecarError) settleBody(req, res, err);
     sendError(res, error, idHeader, shape);
-    refused(error, refusedFields(error, route, undefined));
+    reportError(error, refusedFields(error, route, undefined));
   }
 }
 
