@@ -14,7 +14,6 @@ import type { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
 import type { BreakerSettings, WindowSettings } from '../policy/types.js';
 import { AttemptFailedError } from '../outcome/attempt-error.js';
-import { BreakerRejectedError } from './errors.js';
 import type { BreakerState } from './types.js';
 
 /** Called on every state change of a breaker. */
@@ -59,21 +58,6 @@ export class BackendBreaker {
     this.breakerSettings = settings;
     this.windowSettings = window;
     this.inner = this.build('closed');
-  }
-
-  /**
-   * Runs one attempt through the breaker.
-   *
-   * The attempt must resolve when classify says `success` or `ignored`, and reject with an
-   * AttemptFailedError when it says `failure`; any other rejection passes through without
-   * counting against the backend. When the breaker refuses (open, half-open trial already
-   * running, shut down) the attempt is not called and the promise rejects with a
-   * BreakerRejectedError. Unlike `enter`, which the request path uses, every call goes through
-   * opossum's `fire`, closed or not.
-   */
-  run<T>(attempt: () => Promise<T>): Promise<T> {
-    // The action only calls the attempt, so fire resolves with the attempt's own T.
-    return (this.inner.fire(attempt) as Promise<T>).catch(this.translate);
   }
 
   /**
@@ -148,7 +132,7 @@ export class BackendBreaker {
     if (this.inner.closed) this.inner.open();
   }
 
-  /** Stops opossum's timers and listeners; later calls reject with ESHUTDOWN. */
+  /** Stops opossum's timers and listeners; `enter` refuses every call from then on. */
   shutdown(): void {
     this.inner.shutdown();
   }
@@ -177,13 +161,6 @@ export class BackendBreaker {
     }
     return inner;
   }
-
-  private readonly translate = (err: unknown): never => {
-    if (typeof err === 'object' && err !== null && CircuitBreaker.isOurError(err)) {
-      throw new BreakerRejectedError(this.backend, (err as CircuitBreaker.OwnError).code, this.state);
-    }
-    throw err;
-  };
 }
 
 function noop(): void {}

@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BackendBreaker } from '../../../src/health/breaker.js';
-import { BreakerRejectedError } from '../../../src/health/errors.js';
 import { AttemptFailedError } from '../../../src/outcome/attempt-error.js';
 import type { BreakerState } from '../../../src/health/types.js';
 
@@ -13,22 +12,19 @@ const SETTINGS = {
 };
 const WINDOW = { sizeMs: 10_000, buckets: 10 };
 
-const ok = () => Promise.resolve('ok');
-const failing = () => Promise.reject(new AttemptFailedError({ kind: 'failure', failure: 'server_error' }));
+const FAILED = (): AttemptFailedError => new AttemptFailedError({ kind: 'failure', failure: 'server_error' });
 
-/** An attempt that settles when the test says so. */
-function deferred(): { attempt: () => Promise<string>; resolve: () => void; reject: () => void } {
-  let resolve!: () => void;
-  let reject!: () => void;
-  const p = new Promise<string>((res, rej) => {
-    resolve = () => res('trial');
-    reject = () => rej(new AttemptFailedError({ kind: 'failure', failure: 'reset' }));
-  });
-  return { attempt: () => p, resolve, reject };
-}
-
-async function fail(b: BackendBreaker, times: number): Promise<void> {
-  for (let i = 0; i < times; i++) await expect(b.run(failing)).rejects.toBeInstanceOf(AttemptFailedError);
+/**
+ * One call as the request path makes it: admitted by `enter`, then settled with its outcome (a
+ * classified failure, or undefined). Resolves with whether it was admitted, once opossum has
+ * taken the outcome of a trial (a microtask later).
+ */
+async function call(b: BackendBreaker, failure?: AttemptFailedError): Promise<boolean> {
+  const settle = b.enter();
+  if (settle === undefined) return false;
+  settle(failure);
+  await vi.advanceTimersByTimeAsync(0);
+  return true;
 }
 
 describe('BackendBreaker', () => {
@@ -48,14 +44,14 @@ describe('BackendBreaker', () => {
     vi.useRealTimers();
   });
 
-  it('passes results through while closed', async () => {
-    await expect(breaker.run(ok)).resolves.toBe('ok');
+  it('admits calls while closed', async () => {
+    expect(await call(breaker)).toBe(true);
     expect(breaker.state).toBe('closed');
     expect(breaker.admitting).toBe(true);
   });
 
   it('never opens on its own counts: the registry window judges (one window counts attempts)', async () => {
-    await fail(breaker, 20);
+    for (let i = 0; i < 20; i++) expect(await call(breaker, FAILED())).toBe(true);
     expect(breaker.state).toBe('closed');
   });
 
@@ -75,24 +71,11 @@ describe('BackendBreaker', () => {
     expect(breaker.judge(5, 5)).toBe(false); // already open
   });
 
-  it('rejects with a distinguishable error while open, without calling the attempt', async () => {
+  it('refuses every call while open', async () => {
     breaker.trip();
-    const attempt = vi.fn(ok);
-    const err = await breaker.run(attempt).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(BreakerRejectedError);
-    expect(err).not.toBeInstanceOf(AttemptFailedError);
-    expect((err as BreakerRejectedError).code).toBe('EOPENBREAKER');
-    expect((err as BreakerRejectedError).backend).toBe('llama');
-    expect((err as BreakerRejectedError).state).toBe('open');
-    expect(attempt).not.toHaveBeenCalled();
-  });
-
-  it('does not count rejections that are not classified failures', async () => {
-    const bug = new TypeError('routecar bug');
-    for (let i = 0; i < 10; i++) {
-      await expect(breaker.run(() => Promise.reject(bug))).rejects.toBe(bug);
-    }
-    expect(breaker.state).toBe('closed');
+    expect(breaker.admitting).toBe(false);
+    expect(await call(breaker)).toBe(false);
+    expect(breaker.state).toBe('open');
   });
 
   it('goes half-open after resetTimeout, lets exactly one trial through, and closes on its success', async () => {
@@ -103,29 +86,22 @@ describe('BackendBreaker', () => {
     expect(breaker.state).toBe('halfOpen');
     expect(breaker.admitting).toBe(true);
 
-    const trial = deferred();
-    const trialRun = breaker.run(trial.attempt);
+    const settleTrial = breaker.enter()!;
     expect(breaker.admitting).toBe(false);
-    const second = vi.fn(ok);
-    const err = await breaker.run(second).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(BreakerRejectedError);
-    expect((err as BreakerRejectedError).state).toBe('halfOpen');
-    expect(second).not.toHaveBeenCalled();
+    expect(await call(breaker)).toBe(false);
+    expect(breaker.state).toBe('halfOpen');
 
-    trial.resolve();
-    await expect(trialRun).resolves.toBe('trial');
+    settleTrial(undefined);
+    await vi.advanceTimersByTimeAsync(0);
     expect(breaker.state).toBe('closed');
     expect(transitions.map(([, s]) => s)).toEqual(['open', 'halfOpen', 'closed']);
-    await expect(breaker.run(ok)).resolves.toBe('ok');
+    expect(await call(breaker)).toBe(true);
   });
 
   it('re-opens when the half-open trial fails', async () => {
     breaker.trip();
     vi.advanceTimersByTime(1_000);
-    const trial = deferred();
-    const trialRun = breaker.run(trial.attempt);
-    trial.reject();
-    await expect(trialRun).rejects.toBeInstanceOf(AttemptFailedError);
+    expect(await call(breaker, FAILED())).toBe(true);
     expect(breaker.state).toBe('open');
     expect(transitions.map(([, s]) => s)).toEqual(['open', 'halfOpen', 'open']);
     vi.advanceTimersByTime(1_000);
@@ -168,12 +144,12 @@ describe('BackendBreaker', () => {
     expect(breaker.reconfigure({ ...SETTINGS, resetTimeoutMs: 5_000 }, WINDOW)).toBe(true);
     expect(breaker.settings.resetTimeoutMs).toBe(5_000);
     expect(breaker.state).toBe('open');
-    await expect(breaker.run(ok)).rejects.toBeInstanceOf(BreakerRejectedError);
+    expect(await call(breaker)).toBe(false);
     vi.advanceTimersByTime(4_999);
     expect(breaker.state).toBe('open');
     vi.advanceTimersByTime(1);
     expect(breaker.state).toBe('halfOpen');
-    await breaker.run(ok);
+    expect(await call(breaker)).toBe(true);
     expect(breaker.state).toBe('closed');
     // The old opossum instance is shut down: only the new one reports.
     expect(transitions.map(([, s]) => s)).toEqual(['open', 'halfOpen', 'closed']);
@@ -185,26 +161,27 @@ describe('BackendBreaker', () => {
     breaker.reconfigure({ ...SETTINGS, volumeThreshold: 8 }, WINDOW);
     expect(breaker.state).toBe('halfOpen');
     expect(breaker.admitting).toBe(true);
-    await breaker.run(ok);
+    expect(await call(breaker)).toBe(true);
     expect(breaker.state).toBe('closed');
   });
 
-  it('rejects with ESHUTDOWN after shutdown', async () => {
+  it('refuses every call after shutdown', async () => {
     breaker.shutdown();
-    const err = await breaker.run(ok).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(BreakerRejectedError);
-    expect((err as BreakerRejectedError).code).toBe('ESHUTDOWN');
     expect(breaker.admitting).toBe(false);
+    expect(await call(breaker)).toBe(false);
   });
 
-  it('uses no timeout of its own and no snapshot timer', async () => {
+  it('uses no timeout of its own and no snapshot timer: a slow half-open trial still decides', async () => {
     // Only opossum's bucket-rotation interval remains.
     expect(vi.getTimerCount()).toBe(1);
-    const slow = deferred();
-    const run = breaker.run(slow.attempt);
+    breaker.trip();
+    vi.advanceTimersByTime(1_000);
+    const settleTrial = breaker.enter()!;
     vi.advanceTimersByTime(3_600_000);
-    slow.resolve();
-    await expect(run).resolves.toBe('trial');
+    expect(breaker.state).toBe('halfOpen');
+    settleTrial(undefined);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(breaker.state).toBe('closed');
   });
 });
 
@@ -217,7 +194,7 @@ describe('BackendBreaker with a shared rotation emitter', () => {
     const b = new BackendBreaker('llama', SETTINGS, WINDOW, { rotate });
     expect(vi.getTimerCount()).toBe(0);
     expect(rotate.listenerCount('rotate')).toBe(1);
-    await fail(b, 3);
+    for (let i = 0; i < 3; i++) await call(b, FAILED());
     for (let i = 0; i < WINDOW.buckets; i++) rotate.emit('rotate');
     b.shutdown();
     expect(rotate.listenerCount('rotate')).toBe(0);
