@@ -14,6 +14,7 @@ import type { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
 import type { BreakerSettings, WindowSettings } from '../policy/types.js';
 import { AttemptFailedError } from '../outcome/attempt-error.js';
+import type { Outcome } from '../outcome/classify.js';
 import type { BreakerState } from './types.js';
 
 /** Called on every state change of a breaker. */
@@ -30,6 +31,9 @@ export interface BackendBreakerOptions {
 }
 
 type Attempt = () => Promise<unknown>;
+
+/** Reports how an admitted call ended, as classify saw it. */
+export type SettleCall = (outcome: Outcome) => void;
 
 /** opossum opens when failures / fires × 100 is strictly above its threshold: never, at 100. */
 const OPOSSUM_NEVER_OPENS_ON_RATIO = 100;
@@ -62,20 +66,21 @@ export class BackendBreaker {
 
   /**
    * Admits one call without wrapping it in a promise of its own: returns the function that
-   * reports how the call ended (an AttemptFailedError for a classified failure, undefined
-   * otherwise), or undefined when the breaker refuses. opossum decides admission synchronously,
-   * so `admitting` and `fire` agree.
+   * reports how the call ended (its classified outcome), or undefined when the breaker refuses.
+   * opossum decides admission synchronously, so `admitting` and `fire` agree.
    */
-  enter(): ((failure: AttemptFailedError | undefined) => void) | undefined {
+  enter(): SettleCall | undefined {
     if (!this.admitting) return undefined;
     // Closed, a call changes nothing in opossum: it never opens on its own ratio (the window
     // judges, see `judge`). Only the half-open trial goes through `fire`, whose outcome closes or
     // re-opens the breaker; so a call that started while closed and ends during half-open is not
     // taken for the trial, and a closed breaker costs an attempt no promises.
     if (this.inner.closed) return noop;
-    let settle!: (failure: AttemptFailedError | undefined) => void;
+    let settle!: SettleCall;
+    // Only a trial's failure becomes an error (with its stack trace): opossum needs a rejection.
     const call = new Promise<void>((resolve, reject) => {
-      settle = (failure) => (failure === undefined ? resolve() : reject(failure));
+      settle = (outcome) =>
+        outcome.kind === 'failure' ? reject(new AttemptFailedError(outcome)) : resolve();
     });
     // The outcome was already recorded by the caller; opossum's rejection carries nothing new.
     this.inner.fire(() => call).catch(noop);

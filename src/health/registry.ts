@@ -5,9 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { CompiledPolicy, WindowSettings } from '../policy/types.js';
-import { AttemptFailedError } from '../outcome/attempt-error.js';
 import { DEFAULT_COOL_DOWN_MS, type FailureClass, type Outcome } from '../outcome/classify.js';
-import { BackendBreaker } from './breaker.js';
+import { BackendBreaker, type SettleCall } from './breaker.js';
 import { DEFAULT_EWMA_HALF_LIFE_MS, Ewma } from './ewma.js';
 import {
   UNKNOWN_HEALTH,
@@ -34,7 +33,7 @@ export interface AttemptResult {
 export interface Admission {
   readonly backend: string;
   /** Reports the attempt's end to the breaker that admitted it. */
-  readonly settleBreaker: (failure: AttemptFailedError | undefined) => void;
+  readonly settleBreaker: SettleCall;
 }
 
 /** A breaker changed state. */
@@ -168,7 +167,7 @@ export class HealthRegistry {
   /** The admitted attempt ended: its outcome goes to the breaker, the window and the EWMAs. */
   record(admission: Admission, result: AttemptResult): void {
     const outcome = result.outcome;
-    admission.settleBreaker(outcome.kind === 'failure' ? new AttemptFailedError(outcome) : undefined);
+    admission.settleBreaker(outcome);
     this.attemptFinished(admission.backend, result);
   }
 

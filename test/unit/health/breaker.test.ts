@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BackendBreaker } from '../../../src/health/breaker.js';
-import { AttemptFailedError } from '../../../src/outcome/attempt-error.js';
+import type { Outcome } from '../../../src/outcome/classify.js';
 import type { BreakerState } from '../../../src/health/types.js';
 
 const SETTINGS = {
@@ -12,17 +12,18 @@ const SETTINGS = {
 };
 const WINDOW = { sizeMs: 10_000, buckets: 10 };
 
-const FAILED = (): AttemptFailedError => new AttemptFailedError({ kind: 'failure', failure: 'server_error' });
+const SUCCESS: Outcome = { kind: 'success' };
+const FAILED: Outcome = { kind: 'failure', failure: 'server_error' };
 
 /**
- * One call as the request path makes it: admitted by `enter`, then settled with its outcome (a
- * classified failure, or undefined). Resolves with whether it was admitted, once opossum has
- * taken the outcome of a trial (a microtask later).
+ * One call as the request path makes it: admitted by `enter`, then settled with its outcome.
+ * Resolves with whether it was admitted, once opossum has taken a trial's outcome (a microtask
+ * later).
  */
-async function call(b: BackendBreaker, failure?: AttemptFailedError): Promise<boolean> {
+async function call(b: BackendBreaker, outcome: Outcome = SUCCESS): Promise<boolean> {
   const settle = b.enter();
   if (settle === undefined) return false;
-  settle(failure);
+  settle(outcome);
   await vi.advanceTimersByTimeAsync(0);
   return true;
 }
@@ -51,7 +52,7 @@ describe('BackendBreaker', () => {
   });
 
   it('never opens on its own counts: the registry window judges (one window counts attempts)', async () => {
-    for (let i = 0; i < 20; i++) expect(await call(breaker, FAILED())).toBe(true);
+    for (let i = 0; i < 20; i++) expect(await call(breaker, FAILED)).toBe(true);
     expect(breaker.state).toBe('closed');
   });
 
@@ -91,7 +92,7 @@ describe('BackendBreaker', () => {
     expect(await call(breaker)).toBe(false);
     expect(breaker.state).toBe('halfOpen');
 
-    settleTrial(undefined);
+    settleTrial(SUCCESS);
     await vi.advanceTimersByTimeAsync(0);
     expect(breaker.state).toBe('closed');
     expect(transitions.map(([, s]) => s)).toEqual(['open', 'halfOpen', 'closed']);
@@ -101,7 +102,7 @@ describe('BackendBreaker', () => {
   it('re-opens when the half-open trial fails', async () => {
     breaker.trip();
     vi.advanceTimersByTime(1_000);
-    expect(await call(breaker, FAILED())).toBe(true);
+    expect(await call(breaker, FAILED)).toBe(true);
     expect(breaker.state).toBe('open');
     expect(transitions.map(([, s]) => s)).toEqual(['open', 'halfOpen', 'open']);
     vi.advanceTimersByTime(1_000);
@@ -114,16 +115,16 @@ describe('BackendBreaker', () => {
     vi.advanceTimersByTime(1_000);
     expect(breaker.state).toBe('halfOpen');
     // A call that started before the breaker opened ends now: it is not the trial.
-    settleStale[0]!(undefined);
+    settleStale[0]!(SUCCESS);
     await vi.advanceTimersByTimeAsync(0);
     expect(breaker.state).toBe('halfOpen');
-    settleStale[1]!(new AttemptFailedError({ kind: 'failure', failure: 'server_error' }));
+    settleStale[1]!(FAILED);
     await vi.advanceTimersByTimeAsync(0);
     expect(breaker.state).toBe('halfOpen');
     // The trial is admitted alone, and its success closes the breaker.
     const settleTrial = breaker.enter()!;
     expect(breaker.enter()).toBeUndefined();
-    settleTrial(undefined);
+    settleTrial(SUCCESS);
     await vi.advanceTimersByTimeAsync(0);
     expect(breaker.state).toBe('closed');
     expect(transitions.map(([, s]) => s)).toEqual(['open', 'halfOpen', 'closed']);
@@ -132,7 +133,7 @@ describe('BackendBreaker', () => {
   it('enter: a failed half-open trial re-opens the breaker', async () => {
     breaker.trip();
     vi.advanceTimersByTime(1_000);
-    breaker.enter()!(new AttemptFailedError({ kind: 'failure', failure: 'reset' }));
+    breaker.enter()!({ kind: 'failure', failure: 'reset' });
     await vi.advanceTimersByTimeAsync(0);
     expect(breaker.state).toBe('open');
     expect(breaker.enter()).toBeUndefined();
@@ -179,7 +180,7 @@ describe('BackendBreaker', () => {
     const settleTrial = breaker.enter()!;
     vi.advanceTimersByTime(3_600_000);
     expect(breaker.state).toBe('halfOpen');
-    settleTrial(undefined);
+    settleTrial(SUCCESS);
     await vi.advanceTimersByTimeAsync(0);
     expect(breaker.state).toBe('closed');
   });
@@ -194,7 +195,7 @@ describe('BackendBreaker with a shared rotation emitter', () => {
     const b = new BackendBreaker('llama', SETTINGS, WINDOW, { rotate });
     expect(vi.getTimerCount()).toBe(0);
     expect(rotate.listenerCount('rotate')).toBe(1);
-    for (let i = 0; i < 3; i++) await call(b, FAILED());
+    for (let i = 0; i < 3; i++) await call(b, FAILED);
     for (let i = 0; i < WINDOW.buckets; i++) rotate.emit('rotate');
     b.shutdown();
     expect(rotate.listenerCount('rotate')).toBe(0);
