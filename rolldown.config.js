@@ -33,8 +33,6 @@ export default defineConfig({
     // Maps for `node --enable-source-maps` and for tests that ask which package a chunk holds.
     sourcemap: true,
     sourcemapExcludeSources: true,
-    // The comments stay in dist/src; in the bundle V8 would keep them in the heap as source text.
-    comments: false,
     // Function and class names stay as written, for stack traces and for any dependency that reads them.
     keepNames: true,
     cleanDir: true,
