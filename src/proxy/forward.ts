@@ -113,10 +113,8 @@ export async function forward(
     const run =
       backend === undefined ? REFUSED : await runAttempt(appSocket, res, ctx, deps, i, shape, backend);
     if (run.kind === 'committed') {
-      // Committed implies the backend was found above.
-      const costUsd =
-        run.usage === undefined || backend === undefined ? undefined : usageCostUsd(backend, run.usage);
-      return { kind: 'answered', backend: name, attempts: i + 1, end: run.end, usage: run.usage, costUsd };
+      const { end, usage, costUsd } = run;
+      return { kind: 'answered', backend: name, attempts: i + 1, end, usage, costUsd };
     }
     const outcome = run.outcome;
     if (outcome.kind === 'ignored' && outcome.reason === 'client_gone')
@@ -180,7 +178,13 @@ interface BodyShape {
 const STREAM_FRAMING_EVENTS = 4;
 
 type AttemptRun =
-  | { readonly kind: 'committed'; readonly end: AttemptEnd; readonly usage: TokenUsage | undefined }
+  | {
+      readonly kind: 'committed';
+      readonly end: AttemptEnd;
+      readonly usage: TokenUsage | undefined;
+      /** At the serving backend's prices, when usage was seen. */
+      readonly costUsd: number | undefined;
+    }
   | { readonly kind: 'abandoned'; readonly outcome: Outcome; readonly status: number | undefined };
 
 const REFUSED: AttemptRun = Object.freeze({
@@ -248,7 +252,12 @@ async function runAttempt(
   deps.observer.attemptFinished?.(report);
   traced?.end(report);
   return end.committed
-    ? { kind: 'committed', end, usage }
+    ? {
+        kind: 'committed',
+        end,
+        usage,
+        costUsd: usage === undefined ? undefined : usageCostUsd(backend, usage),
+      }
     : { kind: 'abandoned', outcome: end.outcome, status: end.status };
 }
 

@@ -64,7 +64,6 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, requestId: 
   return out;
 }
 
-export { APP_CREDENTIAL_HEADERS };
 const CREDENTIALS = new Set(APP_CREDENTIAL_HEADERS);
 
 /** How a backend authenticates routecar's requests, as its policy entry says. */

@@ -2,7 +2,7 @@
  * Cost of one request on one backend, the ceiling it has to fit under, and the output the
  * ceiling affords there. A ceiling is a bound, not a hope: the forwarder sends each backend an
  * output limit no larger than what the ceiling pays for at that backend's prices (see
- * `outputCap`), so only a prompt that is too expensive on its own is refused.
+ * `capOf`), so only a prompt that is too expensive on its own is refused.
  */
 import { promptTokensFor } from '../ingress/extract.js';
 import type { RequestFeatures } from '../ingress/features.js';
@@ -69,19 +69,11 @@ function affordableAfter(
 }
 
 /**
- * The output limit per completion to send `backend`: what the ceiling affords, when that is less
- * than the request's own limit or the request sets none; undefined when the ceiling does not
- * bind (the request's own limit, if any, is sent unchanged).
+ * The output limit per completion to send a backend, from the tokens the ceiling affords there
+ * (`affordableOutputTokens`): those, when less than the request's own limit or the request sets
+ * none; undefined when the ceiling does not bind (the request's own limit, if any, is sent
+ * unchanged).
  */
-export function outputCap(
-  backend: CompiledBackend,
-  features: RequestFeatures,
-  ceilingUsd: number | undefined,
-): number | undefined {
-  return capOf(affordableOutputTokens(backend, features, ceilingUsd), features);
-}
-
-/** `outputCap` from the affordable tokens already worked out. */
 export function capOf(affordable: number | undefined, features: RequestFeatures): number | undefined {
   if (affordable === undefined) return undefined;
   // Without a limit of its own the request is capped at what it may spend, never left unbounded.

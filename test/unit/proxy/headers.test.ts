@@ -1,11 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import {
-  APP_CREDENTIAL_HEADERS,
-  backendAuth,
-  upstreamHeadersFor,
-  upstreamRequestHeaders,
-} from '../../../src/proxy/headers.js';
+import { APP_CREDENTIAL_HEADERS } from '../../../src/ingress/extract.js';
+import { backendAuth, upstreamHeadersFor, upstreamRequestHeaders } from '../../../src/proxy/headers.js';
 
 /** What an app using every credential scheme at once could send. */
 const APP: IncomingHttpHeaders = {

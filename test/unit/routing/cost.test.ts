@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { estimateCostUsd, inputCostUsd, outputCap, usageCostUsd } from '../../../src/routing/cost.js';
+import type { RequestFeatures } from '../../../src/ingress/features.js';
+import {
+  affordableOutputTokens,
+  capOf,
+  estimateCostUsd,
+  inputCostUsd,
+  usageCostUsd,
+} from '../../../src/routing/cost.js';
 import { buildPolicy, decided, features, refused } from './helpers.js';
 
 // 1000 prompt tokens + 1000 output tokens: cheap $0.0002 + $0.0002, mid $0.002, dear $0.02.
@@ -59,10 +66,13 @@ describe('cost estimate', () => {
     const cheap = policy.backends.get('cheap')!;
     // cheap: $0.0002 prompt, then $0.0008 left at $0.2/M = 4000 output tokens in all.
     expect(decided({ policy, features: req }).attempts).toEqual(['cheap']);
-    expect(outputCap(cheap, features(req), 0.001)).toBeUndefined(); // 1000 asked, 4000 affordable
-    expect(outputCap(cheap, features({ ...req, choices: 5 }), 0.001)).toBe(800);
-    expect(outputCap(cheap, features({ ...req, maxTokens: undefined }), 0.001)).toBe(4000);
-    expect(outputCap(cheap, features(req), undefined)).toBeUndefined();
+    /** The limit sent to `cheap` for `f` under `ceiling`, as forward works it out. */
+    const outputCap = (f: RequestFeatures, ceiling: number | undefined): number | undefined =>
+      capOf(affordableOutputTokens(cheap, f, ceiling), f);
+    expect(outputCap(features(req), 0.001)).toBeUndefined(); // 1000 asked, 4000 affordable
+    expect(outputCap(features({ ...req, choices: 5 }), 0.001)).toBe(800);
+    expect(outputCap(features({ ...req, maxTokens: undefined }), 0.001)).toBe(4000);
+    expect(outputCap(features(req), undefined)).toBeUndefined();
   });
 
   it("uses each backend's own characters per token for the prompt", () => {
