@@ -23,15 +23,20 @@ export function combineObservers(
   onError: ObserverErrorHandler,
 ): CombinedObserver {
   const has = <K extends keyof RequestObserver>(k: K) => observers.filter((o) => o[k] !== undefined);
+  // Bound once here, not per call: these run on every request.
+  const calls = <K extends 'attemptFinished' | 'failover' | 'requestFinished'>(k: K) =>
+    has(k).map((o) => (o[k] as (arg: Parameters<NonNullable<RequestObserver[K]>>[0]) => void).bind(o));
   const opening = has('requestStarted');
-  const attempt = has('attemptFinished');
-  const failover = has('failover');
-  const request = has('requestFinished');
-  const safely = <A>(event: string, call: (arg: A) => void, arg: A): void => {
-    try {
-      call(arg);
-    } catch (err) {
-      reportSafely(onError, err, event);
+  const attempt = calls('attemptFinished');
+  const failover = calls('failover');
+  const request = calls('requestFinished');
+  const each = <A>(event: string, list: readonly ((arg: A) => void)[], arg: A): void => {
+    for (const call of list) {
+      try {
+        call(arg);
+      } catch (err) {
+        reportSafely(onError, err, event);
+      }
     }
   };
   return {
@@ -39,26 +44,24 @@ export function combineObservers(
       opening.length === 0
         ? undefined
         : (start) => {
-            const scopes: RequestScope[] = [];
+            let only: RequestScope | undefined;
+            let scopes: RequestScope[] | undefined;
             for (const o of opening) {
               try {
                 const scope = o.requestStarted!(start);
-                if (scope) scopes.push(guardScope(scope, onError));
+                if (scope === undefined) continue;
+                const guarded = guardScope(scope, onError);
+                if (only === undefined) only = guarded;
+                else (scopes ??= [only]).push(guarded);
               } catch (err) {
                 reportSafely(onError, err, 'requestStarted');
               }
             }
-            return scopes.length <= 1 ? scopes[0] : combineScopes(scopes);
+            return scopes === undefined ? only : combineScopes(scopes);
           },
-    attemptFinished: (r) => {
-      for (const o of attempt) safely('attemptFinished', o.attemptFinished!.bind(o), r);
-    },
-    failover: (r) => {
-      for (const o of failover) safely('failover', o.failover!.bind(o), r);
-    },
-    requestFinished: (r) => {
-      for (const o of request) safely('requestFinished', o.requestFinished!.bind(o), r);
-    },
+    attemptFinished: (r) => each('attemptFinished', attempt, r),
+    failover: (r) => each('failover', failover, r),
+    requestFinished: (r) => each('requestFinished', request, r),
   };
 }
 
