@@ -65,5 +65,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
 
 # `start` needs a policy source from the environment (ROUTECAR_POLICY_FILE or CONSUL_HTTP_ADDR):
 # without one it exits 1 and says so. It never falls back to the demo backends.
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=4", "--heap-growing-percent=60", "dist/src/cli/main.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=4", "--heap-growing-percent=60", "--no-allocation-site-pretenuring", "dist/src/cli/main.js"]
 CMD ["start"]

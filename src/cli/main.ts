@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=60
+#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=60 --no-allocation-site-pretenuring
 /**
  * The `routecar` bin. It checks the Node version first and only then loads the commands (a
  * dynamic import): on an older Node they would fail on a missing API or newer syntax, with an

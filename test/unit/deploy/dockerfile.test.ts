@@ -128,10 +128,11 @@ describe('final stage', () => {
     ).toBe(true);
   });
 
-  it('`npm start` runs node with the same flags as the bin and the image (young generation capped for RSS)', () => {
+  it('`npm start` runs node with the same flags as the bin and the image (young generation capped for RSS, no pretenuring)', () => {
     const scripts = pkg.scripts;
     expect(NODE_FLAGS).toContain('--max-semi-space-size=4');
     expect(NODE_FLAGS).toContain('--heap-growing-percent=60');
+    expect(NODE_FLAGS).toContain('--no-allocation-site-pretenuring');
     expect(scripts.start!.startsWith(`node ${NODE_FLAGS.join(' ')} ${pkg.bin.routecar!} start`)).toBe(true);
   });
 
