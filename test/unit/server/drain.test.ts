@@ -9,16 +9,22 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpDrainer } from '../../../src/server/drain.js';
 
+let cleanup: (() => void) | undefined;
+afterEach(() => cleanup?.());
+
 interface Held {
   readonly res: http.ServerResponse;
   readonly path: string;
 }
 
-/** A listener that holds every response; `next()` resolves with each request in arrival order. */
+/**
+ * A listener that holds every response; `next()` resolves with each request in arrival order.
+ * `agent` keeps one connection per request in flight; both are closed after the test.
+ */
 async function heldServer(): Promise<{
-  server: http.Server;
   drainer: HttpDrainer;
   port: number;
+  agent: http.Agent;
   next: () => Promise<Held>;
 }> {
   const waiting: ((h: Held) => void)[] = [];
@@ -36,7 +42,13 @@ async function heldServer(): Promise<{
     const h = queued.shift();
     return h ? Promise.resolve(h) : new Promise((resolve) => waiting.push(resolve));
   };
-  return { server, drainer, port: (server.address() as AddressInfo).port, next };
+  const agent = new http.Agent({ keepAlive: true });
+  cleanup = () => {
+    agent.destroy();
+    server.closeAllConnections();
+    server.close();
+  };
+  return { drainer, port: (server.address() as AddressInfo).port, agent, next };
 }
 
 /** One request on its own keep-alive connection; resolves with the response head and body. */
@@ -57,18 +69,9 @@ function get(
   });
 }
 
-let cleanup: (() => void) | undefined;
-afterEach(() => cleanup?.());
-
 describe('HttpDrainer', () => {
   it('counts requests in flight as slots are freed and reused', async () => {
-    const { server, drainer, port, next } = await heldServer();
-    const agent = new http.Agent({ keepAlive: true });
-    cleanup = () => {
-      agent.destroy();
-      server.closeAllConnections();
-      server.close();
-    };
+    const { drainer, port, agent, next } = await heldServer();
     // Three at once, then the middle one finishes and two more come: five requests, four slots' worth.
     const first = [get(port, '/a', agent), get(port, '/b', agent), get(port, '/c', agent)];
     const held = [await next(), await next(), await next()];
@@ -87,12 +90,7 @@ describe('HttpDrainer', () => {
   });
 
   it('marks responses whose head is not written Connection: close when the drain starts, and only those', async () => {
-    const { server, drainer, port, next } = await heldServer();
-    const agent = new http.Agent({ keepAlive: true });
-    cleanup = () => {
-      agent.destroy();
-      server.closeAllConnections();
-    };
+    const { drainer, port, agent, next } = await heldServer();
     // Arriving one after the other, they take slots 0, 1 and 2; the first finishes before the
     // drain, so the drain must find the other two around the slot it left empty.
     const done = get(port, '/done', agent);
@@ -118,12 +116,7 @@ describe('HttpDrainer', () => {
   });
 
   it('at the deadline reports how many responses are still open', async () => {
-    const { server, drainer, port, next } = await heldServer();
-    const agent = new http.Agent({ keepAlive: true });
-    cleanup = () => {
-      agent.destroy();
-      server.closeAllConnections();
-    };
+    const { drainer, port, agent, next } = await heldServer();
     const open = [get(port, '/x', agent), get(port, '/y', agent)];
     for (const p of open) p.catch(() => undefined); // cut by the cleanup
     const done = get(port, '/z', agent);
