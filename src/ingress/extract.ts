@@ -225,14 +225,13 @@ function maxCost(value: string | undefined): number | undefined {
  * no rule, sticky key, log or explanation can read a raw key from the features (rules match a key
  * by its `apiKeyId`); and none reaches a backend that has its own key (proxy/headers.ts).
  */
-export const APP_CREDENTIAL_HEADERS: readonly string[] = [
+export const APP_CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
   'authorization',
   'proxy-authorization',
   'api-key',
   'x-api-key',
   'cookie',
-];
-const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(APP_CREDENTIAL_HEADERS);
+]);
 
 /**
  * Lower-case names (Node already lower-cases them), multi-valued headers joined, credentials left
@@ -242,7 +241,7 @@ const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(APP_CREDENTIAL_HEADERS);
 function headerView(headers: IncomingHttpHeaders): Readonly<Record<string, string | undefined>> {
   const view = Object.create(null) as Record<string, string | undefined>;
   for (const name in headers) {
-    if (CREDENTIAL_HEADERS.has(name)) continue;
+    if (APP_CREDENTIAL_HEADERS.has(name)) continue;
     const v = headers[name];
     view[name] = Array.isArray(v) ? v.join(', ') : v;
   }

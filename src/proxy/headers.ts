@@ -64,8 +64,6 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, requestId: 
   return out;
 }
 
-const CREDENTIALS = new Set(APP_CREDENTIAL_HEADERS);
-
 /** How a backend authenticates routecar's requests, as its policy entry says. */
 export interface BackendAuth {
   /**
@@ -114,7 +112,7 @@ export function upstreamHeadersFor(shared: IncomingHttpHeaders, auth: BackendAut
   if (!auth.ownKey && auth.extra === undefined) return shared;
   const out: IncomingHttpHeaders = {};
   for (const name in shared) {
-    if (!auth.ownKey || !CREDENTIALS.has(name.toLowerCase())) out[name] = shared[name];
+    if (!auth.ownKey || !APP_CREDENTIAL_HEADERS.has(name.toLowerCase())) out[name] = shared[name];
   }
   if (auth.extra !== undefined) for (const name in auth.extra) out[name] = auth.extra[name];
   if (auth.apiKey !== undefined) {

@@ -23,13 +23,11 @@ export function combineObservers(
   onError: ObserverErrorHandler,
 ): CombinedObserver {
   const has = <K extends keyof RequestObserver>(k: K) => observers.filter((o) => o[k] !== undefined);
-  // Bound once here, not per call: these run on every request.
-  const calls = <K extends 'attemptFinished' | 'failover' | 'requestFinished'>(k: K) =>
-    has(k).map((o) => (o[k] as (arg: Parameters<NonNullable<RequestObserver[K]>>[0]) => void).bind(o));
   const opening = has('requestStarted');
-  const attempt = calls('attemptFinished');
-  const failover = calls('failover');
-  const request = calls('requestFinished');
+  // Bound once here, not per call: these run on every request.
+  const attempt = has('attemptFinished').map((o) => o.attemptFinished!.bind(o));
+  const failover = has('failover').map((o) => o.failover!.bind(o));
+  const request = has('requestFinished').map((o) => o.requestFinished!.bind(o));
   const each = <A>(event: string, list: readonly ((arg: A) => void)[], arg: A): void => {
     for (const call of list) {
       try {

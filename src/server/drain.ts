@@ -30,7 +30,6 @@ export class HttpDrainer {
    */
   readonly #slots: (ServerResponse | undefined)[] = [];
   readonly #freeSlots: number[] = [];
-  #inflight = 0;
 
   constructor(private readonly server: Server) {
     // Prepended: it must run before the app's handler can write the response head.
@@ -38,11 +37,9 @@ export class HttpDrainer {
       if (this.#draining) res.setHeader('connection', 'close');
       const slot = this.#freeSlots.pop() ?? this.#slots.length;
       this.#slots[slot] = res;
-      this.#inflight++;
       res.once('close', () => {
         this.#slots[slot] = undefined;
         this.#freeSlots.push(slot);
-        this.#inflight--;
         // The connection may now be idle: do not leave it open for the app to send another request.
         if (this.#draining) setImmediate(() => this.server.closeIdleConnections());
       });
@@ -51,7 +48,7 @@ export class HttpDrainer {
 
   /** Requests being served now. */
   get inflight(): number {
-    return this.#inflight;
+    return this.#slots.length - this.#freeSlots.length;
   }
 
   get draining(): boolean {
@@ -76,7 +73,7 @@ export class HttpDrainer {
     });
     try {
       const result = await Promise.race([closed, deadline]);
-      return result === 'drained' ? { result } : { result, cut: this.#inflight };
+      return result === 'drained' ? { result } : { result, cut: this.inflight };
     } finally {
       clearInterval(sweep);
       clearTimeout(timer);
