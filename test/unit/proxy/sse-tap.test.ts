@@ -63,6 +63,30 @@ describe('SseTap', () => {
     expect(run(true, [content('a') + broken + DONE]).out).toBe(content('a') + broken + DONE);
   });
 
+  it('counts each event once when it arrives split across chunks, in both modes', () => {
+    const stream = content('a') + content('b') + USAGE_ONLY + DONE;
+    const cuts = [3, content('a').length + 4, stream.length - 5];
+    const chunks = [0, ...cuts].map((at, i) => stream.slice(at, [...cuts, stream.length][i]));
+    expect(run(true, chunks)).toEqual({ out: content('a') + content('b') + DONE, events: 4 });
+    expect(run(false, chunks)).toEqual({ out: stream, events: 4 });
+  });
+
+  it('keeps non-ASCII text byte for byte, and finds the usage-only event after it', () => {
+    const text = content('naïve café — 東京 🚀');
+    const chunk = Buffer.from(text + USAGE_ONLY + DONE);
+    // Cut inside a multi-byte character: the held bytes must come out whole with the next chunk.
+    const cut = Buffer.from(text).indexOf(Buffer.from('東')) + 1;
+    const tap = new SseTap(true);
+    const out = Buffer.concat([tap.pass(chunk.subarray(0, cut)), tap.pass(chunk.subarray(cut))]);
+    expect(out.toString('utf8')).toBe(text + DONE);
+    expect(tap.events).toBe(3);
+  });
+
+  it('reads the data line of an event that starts with other fields (`event:`, `id:`)', () => {
+    const named = `event: usage\nid: 7\n${USAGE_ONLY}`;
+    expect(run(true, [content('a') + named + DONE]).out).toBe(content('a') + DONE);
+  });
+
   it('gives back what it still holds when the stream ends without an event end', () => {
     expect(run(true, [content('a') + 'data: {"choi']).out).toBe(content('a') + 'data: {"choi');
   });
