@@ -171,12 +171,6 @@ export class HealthRegistry {
     this.attemptFinished(admission.backend, result);
   }
 
-  /** An attempt to `backend` is about to be sent, outside `admit`. Unknown backends are ignored. */
-  attemptStarted(backend: string): void {
-    const entry = this.entries.get(backend);
-    if (entry) started(entry);
-  }
-
   /**
    * An attempt ended. Successes and failures are recorded in the window; `ignored` outcomes
    * (the app's own 4xx, the app hanging up, a breaker refusal) are not requests at all, since
@@ -184,7 +178,7 @@ export class HealthRegistry {
    * the EWMAs; a `rate_limited` failure starts (or extends) the cool-down.
    * Attempts to a backend that has left the policy meanwhile are dropped.
    */
-  attemptFinished(backend: string, result: AttemptResult): void {
+  private attemptFinished(backend: string, result: AttemptResult): void {
     const entry = this.entries.get(backend);
     if (!entry) return;
     // A backend removed and re-added mid-attempt gets a fresh entry: never go below zero.
@@ -214,11 +208,6 @@ export class HealthRegistry {
       return;
     }
     entry.breaker.judge(entry.window.requests, entry.window.failures);
-  }
-
-  /** The breaker the forwarder runs attempts through; undefined once the backend left the policy (treat as a refusal). */
-  breakerFor(backend: string): BackendBreaker | undefined {
-    return this.entries.get(backend)?.breaker;
   }
 
   /**

@@ -66,10 +66,11 @@ describe('HealthRegistry', () => {
     vi.useRealTimers();
   });
 
-  /** One attempt through the registry, as the forwarder reports it. */
+  /** One attempt through the registry, as the forwarder runs it: admitted, then recorded. */
   function attempt(name: string, outcome: Outcome, durationMs = 100, ttfbMs: number | undefined = 20): void {
-    registry.attemptStarted(name);
-    registry.attemptFinished(name, { outcome, durationMs, ttfbMs });
+    const admission = registry.admit(name);
+    if (!admission) throw new Error(`the breaker of ${name} refused the attempt`);
+    registry.record(admission, { outcome, durationMs, ttfbMs });
   }
 
   /** One attempt through the health gate, as the forwarder runs it: admitted, then recorded. */
@@ -84,20 +85,20 @@ describe('HealthRegistry', () => {
   it('answers UNKNOWN_HEALTH and nothing else for a backend not in the policy', () => {
     expect(registry.snapshot('nope')).toBe(UNKNOWN_HEALTH);
     expect(registry.lookup('nope')).toBe(UNKNOWN_HEALTH);
-    expect(registry.breakerFor('nope')).toBeUndefined();
     expect(registry.stats('nope')).toBeUndefined();
-    registry.attemptStarted('nope');
-    registry.attemptFinished('nope', { outcome: SUCCESS, durationMs: 1 });
+    expect(registry.admit('nope')).toBeUndefined();
   });
 
   it('counts attempts in flight and never goes below zero', () => {
-    registry.attemptStarted('a');
-    registry.attemptStarted('a');
+    const first = registry.admit('a')!;
+    const second = registry.admit('a')!;
     expect(registry.snapshot('a').inflight).toBe(2);
-    registry.attemptFinished('a', { outcome: SUCCESS, durationMs: 10 });
+    registry.record(first, { outcome: SUCCESS, durationMs: 10 });
     expect(registry.snapshot('a').inflight).toBe(1);
-    registry.attemptFinished('a', { outcome: SUCCESS, durationMs: 10 });
-    registry.attemptFinished('a', { outcome: SUCCESS, durationMs: 10 });
+    // Removed and added back under the second attempt: the fresh entry never saw it start.
+    registry.reconcile(policy(['b']));
+    registry.reconcile(policy(['a', 'b']));
+    registry.record(second, { outcome: SUCCESS, durationMs: 10 });
     expect(registry.snapshot('a').inflight).toBe(0);
     expect(registry.snapshot('b').inflight).toBe(0);
   });
@@ -268,14 +269,10 @@ describe('HealthRegistry', () => {
   it('keeps health across a reconcile with the same backends', async () => {
     attempt('a', SUCCESS, 150);
     attempt('a', SERVER_ERROR);
-    registry.attemptStarted('a');
+    registry.admit('a');
     for (let i = 0; i < 4; i++) await run('b', SERVER_ERROR);
-    const breakerA = registry.breakerFor('a');
-    const shutdown = vi.spyOn(breakerA!, 'shutdown');
     t += 1_000;
     registry.reconcile({ ...policy(['a', 'b']), version: 'v2' });
-    expect(registry.breakerFor('a')).toBe(breakerA);
-    expect(shutdown).not.toHaveBeenCalled();
     expect(registry.snapshot('a')).toMatchObject({
       requests: 2,
       failures: 1,
@@ -283,17 +280,22 @@ describe('HealthRegistry', () => {
       latencyEwmaMs: 150,
     });
     expect(registry.snapshot('b').breaker).toBe('open');
+    // The same breaker, its reset timer still running (a new one would start closed).
+    vi.advanceTimersByTime(BREAKER.resetTimeoutMs);
+    expect(registry.snapshot('b').breaker).toBe('halfOpen');
   });
 
-  it('adds new backends and shuts down the breakers of removed ones', () => {
+  it('adds new backends and shuts down the breakers of removed ones', async () => {
     attempt('b', SUCCESS);
-    const breakerA = registry.breakerFor('a')!;
-    const shutdownA = vi.spyOn(breakerA, 'shutdown');
-    const shutdownB = vi.spyOn(registry.breakerFor('b')!, 'shutdown');
+    for (let i = 0; i < 4; i++) await run('a', SERVER_ERROR);
+    expect(registry.snapshot('a').breaker).toBe('open');
+    const seen: string[] = [];
+    registry.onBreakerTransition((tr) => seen.push(`${tr.backend} ${tr.state}`));
     registry.reconcile(policy(['b', 'c']));
-    expect(shutdownA).toHaveBeenCalledTimes(1);
-    expect(shutdownB).not.toHaveBeenCalled();
-    expect(registry.breakerFor('a')).toBeUndefined();
+    // The removed backend's breaker is shut down: its reset timer never fires.
+    vi.advanceTimersByTime(BREAKER.resetTimeoutMs * 2);
+    expect(seen).toEqual([]);
+    expect(registry.admit('a')).toBeUndefined();
     expect(registry.snapshot('a')).toBe(UNKNOWN_HEALTH);
     expect(registry.snapshot('b').requests).toBe(1);
     expect(registry.snapshot('c')).toMatchObject({ requests: 0, breaker: 'closed' });
@@ -302,13 +304,7 @@ describe('HealthRegistry', () => {
 
   it('applies changed breaker settings without losing the breaker’s state', async () => {
     for (let i = 0; i < 4; i++) await run('a', SERVER_ERROR);
-    const breakerA = registry.breakerFor('a')!;
-    const reconfigure = vi.spyOn(breakerA, 'reconfigure');
     registry.reconcile(policy(['a', 'b'], { breaker: { ...BREAKER, resetTimeoutMs: 3_000 } }));
-    expect(reconfigure).toHaveBeenCalledTimes(1);
-    expect(reconfigure.mock.results[0]!.value).toBe(true);
-    expect(registry.breakerFor('a')).toBe(breakerA);
-    expect(breakerA.settings.resetTimeoutMs).toBe(3_000);
     expect(registry.snapshot('a')).toMatchObject({ breaker: 'open', failures: 4 });
     vi.advanceTimersByTime(2_999);
     expect(registry.snapshot('a').breaker).toBe('open');
