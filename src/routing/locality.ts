@@ -49,8 +49,7 @@ export function localityOf(
 ): LocalityView | undefined {
   if (zone === undefined || zone === '') return undefined;
   const mode = route.locality ?? 'prefer-zone';
-  // The third mode ignores zones: locality does not apply.
-  if (mode !== 'prefer-zone' && mode !== 'zone-only') return undefined;
+  if (mode === 'any') return undefined;
   return { zone, mode, left, isLocal: (c) => policy.backends.get(c.name)?.zone === zone };
 }
 
