@@ -14,9 +14,10 @@ export function warmHealth(HealthRegistry, policy) {
   for (let k = 0; k < 50; k++) {
     names.forEach((n, i) => {
       now += 1;
-      health.attemptStarted(n);
+      const admission = health.admit(n);
+      if (!admission) throw new Error(`warm-health: the breaker of ${n} refused an attempt`);
       const failed = i === 3 && k % 5 === 0;
-      health.attemptFinished(n, {
+      health.record(admission, {
         outcome: failed ? { kind: 'failure', failure: 'server_error' } : { kind: 'success' },
         ttfbMs: 50 + i * 3 + (k % 11),
         durationMs: 200 + i * 10 + (k % 7),
