@@ -41,6 +41,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { KvHttpApi, parseGoDuration, parseUint64, plain, type Answer } from './consul-kv-api.js';
 import { KvAuthorizer, KvStore, type KvAclRules, type KvEntry, type KvSnapshot } from './consul-kv-store.js';
 import { SessionError, SessionTable, sessionJson, type SessionEntry } from './consul-sessions.js';
+import { getRestartablePort } from './ports.js';
 
 export type { KvAclRules, KvEntry, KvSnapshot } from './consul-kv-store.js';
 export type { SessionEntry } from './consul-sessions.js';
@@ -129,9 +130,10 @@ export class ConsulEmulator {
     return this.waiters.size;
   }
 
-  /** Listens on an ephemeral port the first time, on the same port afterwards. */
+  /** Listens on a free port the first time, on the same port afterwards (see getRestartablePort). */
   async start(): Promise<this> {
     if (this.server) return this;
+    if (this.port === 0) this.port = await getRestartablePort();
     const server = http.createServer((req, res) => void this.handle(req, res));
     server.on('connection', (socket) => {
       this.sockets.add(socket);

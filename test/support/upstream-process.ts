@@ -3,7 +3,7 @@
  * server and restarted on the same port), with its control API on a second port.
  */
 import type { FakeStatsSnapshot } from './fake-upstream.js';
-import { getFreePort } from './ports.js';
+import { getRestartablePort } from './ports.js';
 import { distPath, type ChildHandle, type ProcessGroup } from './processes.js';
 
 export class UpstreamProcess {
@@ -18,7 +18,9 @@ export class UpstreamProcess {
   ) {}
 
   static async start(group: ProcessGroup, name: string, flags: readonly string[]): Promise<UpstreamProcess> {
-    const [port, controlPort] = await Promise.all([getFreePort(), getFreePort()]);
+    // Restarted on the same ports after a crash, while routecar keeps retrying them.
+    const port = await getRestartablePort();
+    const controlPort = await getRestartablePort();
     const upstream = new UpstreamProcess(group, name, port, controlPort, flags);
     await upstream.spawn();
     return upstream;
