@@ -26,6 +26,14 @@ export type FakeMetricsMode = 'ok' | 'error500' | 'garbage' | 'hang';
 
 export const FAKE_METRICS_MODES: readonly FakeMetricsMode[] = ['ok', 'error500', 'garbage', 'hang'];
 
+/**
+ * How the lines of a stream end: `lf` as vLLM, TGI, SGLang and llama.cpp's server write them,
+ * `crlf` as servers built on sse-starlette do (llama-cpp-python's, among others).
+ */
+export type FakeSseLineEnding = 'lf' | 'crlf';
+
+export const FAKE_SSE_LINE_ENDINGS: readonly FakeSseLineEnding[] = ['lf', 'crlf'];
+
 export const FAKE_MODES: readonly FakeMode[] = [
   'ok',
   'error500',
@@ -59,6 +67,8 @@ export interface FakeBehaviour {
   readonly kvCacheUsage: number;
   /** How `/metrics` answers. */
   readonly metricsMode: FakeMetricsMode;
+  /** How the lines of a streamed answer end. */
+  readonly sseLineEnding: FakeSseLineEnding;
 }
 
 export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
@@ -73,6 +83,7 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   queueDepth: 0,
   kvCacheUsage: 0,
   metricsMode: 'ok',
+  sseLineEnding: 'lf',
 };
 
 /** A partial behaviour, as accepted by `configure()`, the control API and the headers. */
@@ -81,7 +92,7 @@ export type BehaviourPatch = { -readonly [K in keyof FakeBehaviour]?: FakeBehavi
 export type PatchResult =
   { readonly ok: true; readonly patch: BehaviourPatch } | { readonly ok: false; readonly error: string };
 
-type NumericField = Exclude<keyof FakeBehaviour, 'mode' | 'tokens' | 'metricsMode'>;
+type NumericField = Exclude<keyof FakeBehaviour, 'mode' | 'tokens' | 'metricsMode' | 'sseLineEnding'>;
 const NUMERIC_FIELDS: readonly NumericField[] = [
   'latencyMs',
   'jitterMs',
@@ -92,6 +103,13 @@ const NUMERIC_FIELDS: readonly NumericField[] = [
   'queueDepth',
   'kvCacheUsage',
 ];
+
+/** The fields that take one of a few names, with those names. */
+const ENUM_FIELDS = {
+  mode: FAKE_MODES,
+  metricsMode: FAKE_METRICS_MODES,
+  sseLineEnding: FAKE_SSE_LINE_ENDINGS,
+} as const;
 
 /** The behaviour fields of `source` (which may carry other options too). */
 export function pickBehaviour(source: BehaviourPatch): BehaviourPatch {
@@ -116,16 +134,12 @@ export function parseBehaviourPatch(input: Readonly<Record<string, unknown>>): P
   const patch: BehaviourPatch = {};
   for (const [key, raw] of Object.entries(input)) {
     if (raw === undefined) continue;
-    if (key === 'mode') {
-      if (typeof raw !== 'string' || !(FAKE_MODES as readonly string[]).includes(raw)) {
-        return { ok: false, error: `mode: expected one of ${FAKE_MODES.join(', ')}` };
+    if (key === 'mode' || key === 'metricsMode' || key === 'sseLineEnding') {
+      const allowed: readonly string[] = ENUM_FIELDS[key];
+      if (typeof raw !== 'string' || !allowed.includes(raw)) {
+        return { ok: false, error: `${key}: expected one of ${allowed.join(', ')}` };
       }
-      patch.mode = raw as FakeMode;
-    } else if (key === 'metricsMode') {
-      if (typeof raw !== 'string' || !(FAKE_METRICS_MODES as readonly string[]).includes(raw)) {
-        return { ok: false, error: `metricsMode: expected one of ${FAKE_METRICS_MODES.join(', ')}` };
-      }
-      patch.metricsMode = raw as FakeMetricsMode;
+      (patch as Record<string, unknown>)[key] = raw;
     } else if (key === 'tokens') {
       if (raw === null || raw === 'null') {
         patch.tokens = null;
@@ -156,7 +170,7 @@ export function patchFromHeaders(
   headers: Readonly<Record<string, string | string[] | undefined>>,
 ): PatchResult {
   const input: Record<string, unknown> = {};
-  for (const field of ['mode', 'tokens', 'metricsMode', ...NUMERIC_FIELDS] as const) {
+  for (const field of ['mode', 'tokens', 'metricsMode', 'sseLineEnding', ...NUMERIC_FIELDS] as const) {
     const value = headers[`x-fake-${kebab(field)}`];
     if (value !== undefined) input[field] = Array.isArray(value) ? value[0] : value;
   }

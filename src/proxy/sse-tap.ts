@@ -8,13 +8,18 @@
  *   so the app receives exactly the stream it asked for.
  *
  * Without stripping, a chunk passes through as the same Buffer. With it, only chunks that mention
- * `"usage"` are parsed, and an event split across chunks is held until its end arrives.
+ * `"usage"` are parsed, and an event split across chunks is held until its end arrives. An event
+ * ends with a blank line, whichever line ending the backend uses: LF, CRLF (servers built on
+ * sse-starlette, such as llama-cpp-python's) or CR, as the SSE specification allows; the first
+ * event's end says which.
  */
 
 const DATA = 'data: ';
 /** The proper prefixes of `data: `, longest first: what a chunk cut inside one ends with. */
 const DATA_PREFIXES = [5, 4, 3, 2, 1].map((length) => DATA.slice(0, length));
-const EVENT_END = '\n\n';
+/** The blank line that ends an event, with each line ending the SSE specification allows. */
+const EVENT_ENDS = ['\n\n', '\r\n\r\n', '\r\r'] as const;
+type EventEnd = (typeof EVENT_ENDS)[number];
 /**
  * `"usage"` is found by its tail: a search for a needle that starts with `"` stops at every quote
  * of the JSON (1.46 µs against 0.33 µs through a 3 KB chunk without it).
@@ -29,6 +34,8 @@ export class SseTap {
   private pending: Buffer | undefined;
   /** How much of a `data: ` the last chunk ended with: the rest may start the next one. */
   private carried = 0;
+  /** The blank line this stream ends its events with, once one was seen (a server keeps to one). */
+  private eventEnd: EventEnd | undefined;
 
   constructor(private readonly stripUsage: boolean) {}
 
@@ -49,14 +56,32 @@ export class SseTap {
     const text = data.toString('latin1');
     // What was held was counted when it arrived.
     this.countEvents(text, held === undefined ? 0 : held.length);
-    const end = text.lastIndexOf(EVENT_END);
+    const end = this.lastEventEnd(text);
     if (end < 0) {
       this.pending = data;
       return EMPTY;
     }
-    const complete = end + EVENT_END.length === data.length ? data : data.subarray(0, end + EVENT_END.length);
-    this.pending = complete === data ? undefined : data.subarray(end + EVENT_END.length);
-    return dropUsageOnlyEvents(complete, text);
+    const complete = end === data.length ? data : data.subarray(0, end);
+    this.pending = complete === data ? undefined : data.subarray(end);
+    return dropUsageOnlyEvents(complete, text, this.eventEnd!);
+  }
+
+  /** Just past the last blank line in `text`, or -1 when no event is complete. */
+  private lastEventEnd(text: string): number {
+    const known = this.eventEnd;
+    if (known !== undefined) {
+      // Most chunks end on an event's end: no search through the chunk.
+      if (text.endsWith(known)) return text.length;
+      const at = text.lastIndexOf(known);
+      return at < 0 ? -1 : at + known.length;
+    }
+    for (const end of EVENT_ENDS) {
+      const at = text.lastIndexOf(end);
+      if (at < 0) continue;
+      this.eventEnd = end;
+      return at + end.length;
+    }
+    return -1;
   }
 
   /** Counts the `data: ` in `text` from `from` on, one cut across the previous chunk's end included. */
@@ -88,14 +113,14 @@ const EMPTY = Buffer.alloc(0);
  * that mention `"usage"` are looked at: a chunk often carries a whole fast stream, and its other
  * events pass through as bytes. `text` is `events` (or more) as latin1.
  */
-function dropUsageOnlyEvents(events: Buffer, text: string): Buffer {
+function dropUsageOnlyEvents(events: Buffer, text: string, eventEnd: EventEnd): Buffer {
   let kept: Buffer[] | undefined;
   let from = 0;
   for (let at = nextUsage(text, 0, events.length); at >= 0;) {
-    const before = text.lastIndexOf(EVENT_END, at);
-    const start = before < 0 ? 0 : before + EVENT_END.length;
-    const after = text.indexOf(EVENT_END, at);
-    const end = after < 0 || after >= events.length ? events.length : after + EVENT_END.length;
+    const before = text.lastIndexOf(eventEnd, at);
+    const start = before < 0 ? 0 : before + eventEnd.length;
+    const after = text.indexOf(eventEnd, at);
+    const end = after < 0 || after >= events.length ? events.length : after + eventEnd.length;
     if (isUsageOnly(text.slice(start, end))) {
       (kept ??= []).push(events.subarray(from, start));
       from = end;

@@ -87,6 +87,34 @@ describe('SseTap', () => {
     expect(run(true, [content('a') + named + DONE]).out).toBe(content('a') + DONE);
   });
 
+  it('passes each event on as it completes with CRLF or CR line endings, and drops the usage-only one', () => {
+    for (const eol of ['\r\n', '\r']) {
+      const ev = (data: unknown): string => `data: ${JSON.stringify(data)}${eol}${eol}`;
+      const first = ev({ choices: [{ index: 0, delta: { content: 'a' } }] });
+      const usage = ev({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 1 } });
+      const done = `data: [DONE]${eol}${eol}`;
+      const tap = new SseTap(true);
+      // Not held until the stream ends: the app gets the first token when it arrives.
+      expect(tap.pass(Buffer.from(first)).toString('utf8')).toBe(first);
+      const cut = usage.length - 3;
+      expect(tap.pass(Buffer.from(usage.slice(0, cut))).toString('utf8')).toBe('');
+      expect(tap.pass(Buffer.from(usage.slice(cut) + done)).toString('utf8')).toBe(done);
+      expect(tap.flush()).toBeUndefined();
+      expect(tap.events).toBe(3);
+    }
+  });
+
+  it('finds the usage-only event among CRLF events that carry other fields', () => {
+    const ev = (lines: string[]): string => lines.map((l) => `${l}\r\n`).join('') + '\r\n';
+    const ping = ev([': ping - 2026-11-29 16:00:00']);
+    const content = ev([
+      'event: chunk',
+      `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'a' } }] })}`,
+    ]);
+    const usage = ev(['id: 9', `data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 2 } })}`]);
+    expect(run(true, [ping + content + usage + ping]).out).toBe(ping + content + ping);
+  });
+
   it('gives back what it still holds when the stream ends without an event end', () => {
     expect(run(true, [content('a') + 'data: {"choi']).out).toBe(content('a') + 'data: {"choi');
   });
