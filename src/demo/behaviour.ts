@@ -27,12 +27,15 @@ export type FakeMetricsMode = 'ok' | 'error500' | 'garbage' | 'hang';
 export const FAKE_METRICS_MODES: readonly FakeMetricsMode[] = ['ok', 'error500', 'garbage', 'hang'];
 
 /**
- * How the lines of a stream end: `lf` as vLLM, TGI, SGLang and llama.cpp's server write them,
- * `crlf` as servers built on sse-starlette do (llama-cpp-python's, among others).
+ * How a stream's events are written, as the servers routecar fronts write them:
+ * - `openai`: `data: {...}` lines ending in LF (OpenAI, vLLM, SGLang, llama.cpp's server)
+ * - `sse-starlette`: `data: {...}` lines ending in CRLF (llama-cpp-python's server, and others
+ *   built on sse-starlette)
+ * - `axum`: `data:{...}` with no space after the colon, lines ending in LF (TGI)
  */
-export type FakeSseLineEnding = 'lf' | 'crlf';
+export type FakeSseFormat = 'openai' | 'sse-starlette' | 'axum';
 
-export const FAKE_SSE_LINE_ENDINGS: readonly FakeSseLineEnding[] = ['lf', 'crlf'];
+export const FAKE_SSE_FORMATS: readonly FakeSseFormat[] = ['openai', 'sse-starlette', 'axum'];
 
 export const FAKE_MODES: readonly FakeMode[] = [
   'ok',
@@ -67,8 +70,8 @@ export interface FakeBehaviour {
   readonly kvCacheUsage: number;
   /** How `/metrics` answers. */
   readonly metricsMode: FakeMetricsMode;
-  /** How the lines of a streamed answer end. */
-  readonly sseLineEnding: FakeSseLineEnding;
+  /** How the events of a streamed answer are written. */
+  readonly sseFormat: FakeSseFormat;
 }
 
 export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
@@ -83,7 +86,7 @@ export const DEFAULT_BEHAVIOUR: FakeBehaviour = {
   queueDepth: 0,
   kvCacheUsage: 0,
   metricsMode: 'ok',
-  sseLineEnding: 'lf',
+  sseFormat: 'openai',
 };
 
 /** A partial behaviour, as accepted by `configure()`, the control API and the headers. */
@@ -92,7 +95,7 @@ export type BehaviourPatch = { -readonly [K in keyof FakeBehaviour]?: FakeBehavi
 export type PatchResult =
   { readonly ok: true; readonly patch: BehaviourPatch } | { readonly ok: false; readonly error: string };
 
-type NumericField = Exclude<keyof FakeBehaviour, 'mode' | 'tokens' | 'metricsMode' | 'sseLineEnding'>;
+type NumericField = Exclude<keyof FakeBehaviour, 'mode' | 'tokens' | 'metricsMode' | 'sseFormat'>;
 const NUMERIC_FIELDS: readonly NumericField[] = [
   'latencyMs',
   'jitterMs',
@@ -108,7 +111,7 @@ const NUMERIC_FIELDS: readonly NumericField[] = [
 const ENUM_FIELDS = {
   mode: FAKE_MODES,
   metricsMode: FAKE_METRICS_MODES,
-  sseLineEnding: FAKE_SSE_LINE_ENDINGS,
+  sseFormat: FAKE_SSE_FORMATS,
 } as const;
 
 /** The behaviour fields of `source` (which may carry other options too). */
@@ -134,7 +137,7 @@ export function parseBehaviourPatch(input: Readonly<Record<string, unknown>>): P
   const patch: BehaviourPatch = {};
   for (const [key, raw] of Object.entries(input)) {
     if (raw === undefined) continue;
-    if (key === 'mode' || key === 'metricsMode' || key === 'sseLineEnding') {
+    if (key === 'mode' || key === 'metricsMode' || key === 'sseFormat') {
       const allowed: readonly string[] = ENUM_FIELDS[key];
       if (typeof raw !== 'string' || !allowed.includes(raw)) {
         return { ok: false, error: `${key}: expected one of ${allowed.join(', ')}` };
@@ -170,7 +173,7 @@ export function patchFromHeaders(
   headers: Readonly<Record<string, string | string[] | undefined>>,
 ): PatchResult {
   const input: Record<string, unknown> = {};
-  for (const field of ['mode', 'tokens', 'metricsMode', 'sseLineEnding', ...NUMERIC_FIELDS] as const) {
+  for (const field of ['mode', 'tokens', 'metricsMode', 'sseFormat', ...NUMERIC_FIELDS] as const) {
     const value = headers[`x-fake-${kebab(field)}`];
     if (value !== undefined) input[field] = Array.isArray(value) ? value[0] : value;
   }

@@ -5,7 +5,7 @@
  *   node dist/src/demo/main.js --port 8101 --name fast [--latency-ms 20] [--jitter-ms 10]
  *     [--token-delay-ms 5] [--tokens 16] [--failure-rate 0.2] [--mode ok] [--retry-after-sec 1]
  *     [--mid-stream-chunks 2] [--queue-depth 0] [--kv-cache-usage 0] [--metrics-mode ok]
- *     [--sse-line-ending lf|crlf]
+ *     [--sse-format openai|sse-starlette|axum]
  *     [--seed 42] [--control-port 9101] [--host 127.0.0.1]
  *   node dist/src/demo/main.js --fleet [--control-port 8100]
  *
@@ -28,7 +28,7 @@ const BEHAVIOUR_FIELDS: readonly (keyof FakeBehaviour)[] = [
   'queueDepth',
   'kvCacheUsage',
   'metricsMode',
-  'sseLineEnding',
+  'sseFormat',
 ];
 
 async function main(argv: readonly string[]): Promise<{ close(): Promise<void> }> {

@@ -142,7 +142,8 @@ async function stream(x: Exchange, frames: readonly SseFrame[]): Promise<void> {
   });
   res.flushHeaders();
   const midStream = b.mode === 'resetMidStream';
-  const eol = b.sseLineEnding === 'crlf' ? '\r\n' : '\n';
+  const eol = b.sseFormat === 'sse-starlette' ? '\r\n' : '\n';
+  const space = b.sseFormat === 'axum' ? '' : ' ';
   const tokenFrames = frames.filter((f) => f.token).length;
   const cutAfter = Math.min(b.midStreamChunks, tokenFrames);
   let sent = 0;
@@ -150,7 +151,7 @@ async function stream(x: Exchange, frames: readonly SseFrame[]): Promise<void> {
     if (midStream && sent >= cutAfter) return x.kill(true);
     if (frame.token && sent > 0 && !(await sleep(b.tokenDelayMs, x.signal))) return;
     if (x.signal.aborted) return;
-    const text = `${frame.event === undefined ? '' : `event: ${frame.event}${eol}`}data: ${frame.data}${eol}${eol}`;
+    const text = `${frame.event === undefined ? '' : `event:${space}${frame.event}${eol}`}data:${space}${frame.data}${eol}${eol}`;
     // In resetMidStream mode each frame must reach the socket before it is destroyed.
     if (midStream) await writeAndFlush(res, text);
     else if (!res.write(text)) await once(res, 'drain', { signal: x.signal }).catch(() => undefined);

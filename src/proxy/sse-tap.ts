@@ -1,6 +1,6 @@
 /**
  * Watches a committed SSE stream on its way to the app:
- * - counts its `data:` events, which is how a stream's output is bounded when a backend ignores
+ * - counts its `data:` lines, which is how a stream's output is bounded when a backend ignores
  *   the output limit routecar sent (each content event carries at least one token), and how its
  *   output is estimated when the backend reports no usage;
  * - when routecar asked the backend for usage the app did not ask for
@@ -8,17 +8,21 @@
  *   so the app receives exactly the stream it asked for.
  *
  * Without stripping, a chunk passes through as the same Buffer. With it, only chunks that mention
- * `"usage"` are parsed, and an event split across chunks is held until its end arrives. An event
- * ends with a blank line, whichever line ending the backend uses: LF, CRLF (servers built on
- * sse-starlette, such as llama-cpp-python's) or CR, as the SSE specification allows; the first
- * event's end says which.
+ * `"usage"` are parsed, and an event split across chunks is held until its end arrives.
+ *
+ * Servers write events in more than one way, and all of them are read: lines ending in LF (vLLM,
+ * SGLang, llama.cpp's server) or in CRLF (servers built on sse-starlette, such as
+ * llama-cpp-python's; the first event's end says which), and `data:` with or without a space
+ * before the value (TGI, through axum, writes none).
  */
 
-const DATA = 'data: ';
-/** The proper prefixes of `data: `, longest first: what a chunk cut inside one ends with. */
-const DATA_PREFIXES = [5, 4, 3, 2, 1].map((length) => DATA.slice(0, length));
-/** The blank line that ends an event, with each line ending the SSE specification allows. */
-const EVENT_ENDS = ['\n\n', '\r\n\r\n', '\r\r'] as const;
+const DATA = 'data:';
+/** A `data:` field: at the start of a line (the stream's first byte starts one too). */
+const DATA_LINE = `\n${DATA}`;
+/** The proper prefixes of DATA_LINE, longest first: what a chunk cut inside one ends with. */
+const DATA_LINE_PREFIXES = [5, 4, 3, 2, 1].map((length) => DATA_LINE.slice(0, length));
+/** The blank line that ends an event, with LF and with CRLF line endings. */
+const EVENT_ENDS = ['\n\n', '\r\n\r\n'] as const;
 type EventEnd = (typeof EVENT_ENDS)[number];
 /**
  * `"usage"` is found by its tail: a search for a needle that starts with `"` stops at every quote
@@ -28,12 +32,15 @@ const USAGE_TAIL = 'usage"';
 const QUOTE = 0x22;
 
 export class SseTap {
-  /** `data:` events seen so far (the final `[DONE]` included). */
+  /** `data:` lines seen so far (the final `[DONE]` included). */
   events = 0;
   /** An incomplete event held back (strip mode only). */
   private pending: Buffer | undefined;
-  /** How much of a `data: ` the last chunk ended with: the rest may start the next one. */
-  private carried = 0;
+  /**
+   * How much of a DATA_LINE the last chunk ended with: the rest may start the next one. The
+   * stream's start counts as a line's start.
+   */
+  private carried = 1;
   /** The blank line this stream ends its events with, once one was seen (a server keeps to one). */
   private eventEnd: EventEnd | undefined;
 
@@ -84,13 +91,24 @@ export class SseTap {
     return -1;
   }
 
-  /** Counts the `data: ` in `text` from `from` on, one cut across the previous chunk's end included. */
+  /** Counts the `data:` lines in `text` from `from` on, one cut across chunks included. */
   private countEvents(text: string, from: number): void {
-    let n = this.carried > 0 && text.startsWith(DATA.slice(this.carried), from) ? 1 : 0;
-    for (let at = text.indexOf(DATA, from); at >= 0; at = text.indexOf(DATA, at + DATA.length)) n++;
+    let n = 0;
+    if (this.carried > 0) {
+      const rest = DATA_LINE.slice(this.carried);
+      if (text.startsWith(rest, from)) {
+        n++;
+      } else if (text.length - from < rest.length && rest.startsWith(text.slice(from))) {
+        // The whole chunk continues the cut field, which is still cut.
+        this.carried += text.length - from;
+        return;
+      }
+    }
+    for (let at = text.indexOf(DATA_LINE, from); at >= 0; at = text.indexOf(DATA_LINE, at + DATA_LINE.length))
+      n++;
     this.events += n;
     this.carried = 0;
-    for (const prefix of DATA_PREFIXES) {
+    for (const prefix of DATA_LINE_PREFIXES) {
       if (prefix.length <= text.length - from && text.endsWith(prefix)) {
         this.carried = prefix.length;
         break;
@@ -152,11 +170,12 @@ function nextUsage(text: string, from: number, limit: number): number {
 function isUsageOnly(event: string): boolean {
   let at = 0;
   if (!event.startsWith(DATA)) {
-    const newline = event.indexOf(`\n${DATA}`);
+    const newline = event.indexOf(DATA_LINE);
     if (newline < 0) return false;
     at = newline + 1;
   }
   const lineEnd = event.indexOf('\n', at);
+  // The value, with the space after the colon if there is one: JSON.parse skips it.
   const line = event.slice(at + DATA.length, lineEnd < 0 ? event.length : lineEnd);
   if (!line.includes('"usage"')) return false;
   try {

@@ -126,27 +126,32 @@ describe('streaming through routecar', () => {
     expect(best, `median first-token times per round: ${rounds.join('; ')}`).toBeLessThan(10);
   });
 
-  it('streams a backend whose lines end in CRLF (sse-starlette) as it comes, without the usage-only chunk', async () => {
-    const completedBefore = upstream.stats.completed;
-    const stream = await client.chat.completions.create(
-      { model: 'chat', messages: MESSAGES, stream: true },
-      // Four tokens 100 ms apart: the upstream finishes about 300 ms after its first token.
-      { headers: { 'x-fake-sse-line-ending': 'crlf', 'x-fake-tokens': '4', 'x-fake-token-delay-ms': '100' } },
-    );
-    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
-    let upstreamDoneAtFirstToken: boolean | undefined;
-    for await (const chunk of stream) {
-      if (upstreamDoneAtFirstToken === undefined && chunk.choices[0]?.delta?.content)
-        upstreamDoneAtFirstToken = upstream.stats.completed > completedBefore;
-      chunks.push(chunk);
-    }
-    // The first token reached the app while the upstream was still producing the rest.
-    expect(upstreamDoneAtFirstToken).toBe(false);
-    // routecar asked for usage (to price the stream) and dropped the chunk the app did not ask for.
-    expect(chunks.filter((c) => c.choices.length === 0)).toEqual([]);
-    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
-    expect(upstream.stats.lastRequest?.body).toMatchObject({ stream_options: { include_usage: true } });
-  });
+  // As vLLM writes a stream; as sse-starlette does (CRLF lines: llama-cpp-python); as axum does (no
+  // space after `data:`: TGI).
+  it.each(['openai', 'sse-starlette', 'axum'] as const)(
+    'streams a backend that writes events %s-style as they come, without the usage-only chunk',
+    async (format) => {
+      const completedBefore = upstream.stats.completed;
+      const stream = await client.chat.completions.create(
+        { model: 'chat', messages: MESSAGES, stream: true },
+        // Four tokens 100 ms apart: the upstream finishes about 300 ms after its first token.
+        { headers: { 'x-fake-sse-format': format, 'x-fake-tokens': '4', 'x-fake-token-delay-ms': '100' } },
+      );
+      const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+      let upstreamDoneAtFirstToken: boolean | undefined;
+      for await (const chunk of stream) {
+        if (upstreamDoneAtFirstToken === undefined && chunk.choices[0]?.delta?.content)
+          upstreamDoneAtFirstToken = upstream.stats.completed > completedBefore;
+        chunks.push(chunk);
+      }
+      // The first token reached the app while the upstream was still producing the rest.
+      expect(upstreamDoneAtFirstToken).toBe(false);
+      // routecar asked for usage (to price the stream) and dropped the chunk the app did not ask for.
+      expect(chunks.filter((c) => c.choices.length === 0)).toEqual([]);
+      expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
+      expect(upstream.stats.lastRequest?.body).toMatchObject({ stream_options: { include_usage: true } });
+    },
+  );
 
   it('a mid-stream upstream reset makes the openai client throw an APIError, not end cleanly', async () => {
     const stream = await client.chat.completions.create(

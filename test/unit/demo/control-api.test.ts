@@ -56,11 +56,11 @@ describe('control API on the upstream port', () => {
     expect(await chatStatus(upstream.baseURL)).toBe(429);
     expect((await control(`${upstream.url}/__control`, { failureRate: 3 })).status).toBe(400);
     expect((await control(`${upstream.url}/__control`, { lateny: 3 })).status).toBe(400);
-    expect((await control(`${upstream.url}/__control`, { sseLineEnding: 'cr' })).status).toBe(400);
-    expect((await control(`${upstream.url}/__control`, { sseLineEnding: 'crlf' })).status).toBe(200);
-    expect(upstream.behaviour.sseLineEnding).toBe('crlf');
+    expect((await control(`${upstream.url}/__control`, { sseFormat: 'crlf' })).status).toBe(400);
+    expect((await control(`${upstream.url}/__control`, { sseFormat: 'sse-starlette' })).status).toBe(200);
+    expect(upstream.behaviour.sseFormat).toBe('sse-starlette');
     expect((await control(`${upstream.url}/__control/reset`)).status).toBe(200);
-    expect(upstream.behaviour.sseLineEnding).toBe('lf');
+    expect(upstream.behaviour.sseFormat).toBe('openai');
     expect(upstream.behaviour.mode).toBe('ok');
     expect(upstream.stats.requests).toBe(0);
   });

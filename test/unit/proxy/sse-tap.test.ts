@@ -87,21 +87,20 @@ describe('SseTap', () => {
     expect(run(true, [content('a') + named + DONE]).out).toBe(content('a') + DONE);
   });
 
-  it('passes each event on as it completes with CRLF or CR line endings, and drops the usage-only one', () => {
-    for (const eol of ['\r\n', '\r']) {
-      const ev = (data: unknown): string => `data: ${JSON.stringify(data)}${eol}${eol}`;
-      const first = ev({ choices: [{ index: 0, delta: { content: 'a' } }] });
-      const usage = ev({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 1 } });
-      const done = `data: [DONE]${eol}${eol}`;
-      const tap = new SseTap(true);
-      // Not held until the stream ends: the app gets the first token when it arrives.
-      expect(tap.pass(Buffer.from(first)).toString('utf8')).toBe(first);
-      const cut = usage.length - 3;
-      expect(tap.pass(Buffer.from(usage.slice(0, cut))).toString('utf8')).toBe('');
-      expect(tap.pass(Buffer.from(usage.slice(cut) + done)).toString('utf8')).toBe(done);
-      expect(tap.flush()).toBeUndefined();
-      expect(tap.events).toBe(3);
-    }
+  it('passes each event on as it completes with CRLF line endings (sse-starlette), and drops the usage-only one', () => {
+    const eol = '\r\n';
+    const ev = (data: unknown): string => `data: ${JSON.stringify(data)}${eol}${eol}`;
+    const first = ev({ choices: [{ index: 0, delta: { content: 'a' } }] });
+    const usage = ev({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 1 } });
+    const done = `data: [DONE]${eol}${eol}`;
+    const tap = new SseTap(true);
+    // Not held until the stream ends: the app gets the first token when it arrives.
+    expect(tap.pass(Buffer.from(first)).toString('utf8')).toBe(first);
+    const cut = usage.length - 3;
+    expect(tap.pass(Buffer.from(usage.slice(0, cut))).toString('utf8')).toBe('');
+    expect(tap.pass(Buffer.from(usage.slice(cut) + done)).toString('utf8')).toBe(done);
+    expect(tap.flush()).toBeUndefined();
+    expect(tap.events).toBe(3);
   });
 
   it('finds the usage-only event among CRLF events that carry other fields', () => {
@@ -113,6 +112,23 @@ describe('SseTap', () => {
     ]);
     const usage = ev(['id: 9', `data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 2 } })}`]);
     expect(run(true, [ping + content + usage + ping]).out).toBe(ping + content + ping);
+  });
+
+  it('reads `data:` with no space before the value (TGI, through axum)', () => {
+    const ev = (data: unknown): string => `data:${JSON.stringify(data)}\n\n`;
+    const first = ev({ choices: [{ index: 0, delta: { content: 'a' } }] });
+    const usage = ev({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 1 } });
+    const done = 'data:[DONE]\n\n';
+    expect(run(true, [first + usage + done])).toEqual({ out: first + done, events: 3 });
+    expect(run(false, [first, usage, done]).events).toBe(3);
+  });
+
+  it('counts only `data:` fields, not the words in a token, also when chunks are a byte long', () => {
+    const tricky = content('metadata: x\ndata: y') + content('data: z');
+    const stream = tricky + USAGE_ONLY + DONE;
+    expect(run(false, [stream]).events).toBe(4);
+    expect(run(false, [...stream]).events).toBe(4);
+    expect(run(true, [...stream])).toEqual({ out: tricky + DONE, events: 4 });
   });
 
   it('gives back what it still holds when the stream ends without an event end', () => {
