@@ -8,7 +8,8 @@
  *   so the app receives exactly the stream it asked for.
  *
  * Without stripping, a chunk passes through as the same Buffer. With it, only chunks that mention
- * `"usage"` are parsed, and an event split across chunks is held until its end arrives.
+ * `"usage"` are parsed, and an event split across chunks is held until its end arrives (up to
+ * MAX_HELD_BYTES: past that, the stream passes on as it comes).
  *
  * Servers write events in more than one way, and all of them are read: lines ending in LF (vLLM,
  * SGLang, llama.cpp's server) or in CRLF (servers built on sse-starlette, such as
@@ -44,7 +45,12 @@ export class SseTap {
   /** The blank line this stream ends its events with, once one was seen (a server keeps to one). */
   private eventEnd: EventEnd | undefined;
 
-  constructor(private readonly stripUsage: boolean) {}
+  /** Whether usage-only chunks are still dropped: a stream that cannot be read stops it. */
+  private strip: boolean;
+
+  constructor(stripUsage: boolean) {
+    this.strip = stripUsage;
+  }
 
   /**
    * The bytes to send the app for `chunk` (empty when everything in it is held or dropped).
@@ -54,7 +60,7 @@ export class SseTap {
    * carries a whole fast stream: one search per event).
    */
   pass(chunk: Buffer): Buffer {
-    if (!this.stripUsage) {
+    if (!this.strip) {
       this.countEvents(chunk.toString('latin1'), 0);
       return chunk;
     }
@@ -65,8 +71,15 @@ export class SseTap {
     this.countEvents(text, held === undefined ? 0 : held.length);
     const end = this.lastEventEnd(text);
     if (end < 0) {
-      this.pending = data;
-      return EMPTY;
+      if (data.length <= MAX_HELD_BYTES) {
+        this.pending = data;
+        return EMPTY;
+      }
+      // No event ends where one should have: a format this tap cannot read. Everything held goes
+      // on, and so does the rest of the stream, as it comes (its usage-only chunk included).
+      this.strip = false;
+      this.pending = undefined;
+      return data;
     }
     const complete = end === data.length ? data : data.subarray(0, end);
     this.pending = complete === data ? undefined : data.subarray(end);
@@ -125,6 +138,12 @@ export class SseTap {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The most an incomplete event may hold back. Model servers' events are a few KB at most; past
+ * this, holding more would only delay the app and grow without bound.
+ */
+export const MAX_HELD_BYTES = 64 * 1024;
 
 /**
  * Complete events, with every `{"choices": [], "usage": {...}}` event removed. Only the events

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SseTap } from '../../../src/proxy/sse-tap.js';
+import { MAX_HELD_BYTES, SseTap } from '../../../src/proxy/sse-tap.js';
 
 const event = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`;
 const content = (text: string): string => event({ choices: [{ index: 0, delta: { content: text } }] });
@@ -129,6 +129,22 @@ describe('SseTap', () => {
     expect(run(false, [stream]).events).toBe(4);
     expect(run(false, [...stream]).events).toBe(4);
     expect(run(true, [...stream])).toEqual({ out: tricky + DONE, events: 4 });
+  });
+
+  it('passes a stream whose events never end through as it comes once it holds too much, losing nothing', () => {
+    // Bare-CR line endings, which this tap does not read: no event ever looks complete.
+    const ev = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'x'.repeat(1000) } }] })}\r\r`;
+    const chunks = Array.from({ length: Math.ceil(MAX_HELD_BYTES / ev.length) + 5 }, () => ev);
+    const tap = new SseTap(true);
+    const outs = chunks.map((c) => tap.pass(Buffer.from(c)).toString('utf8'));
+    const firstOut = outs.findIndex((o) => o !== '');
+    // Held up to the bound, then everything held comes out with the chunk that passed it...
+    expect(ev.length * firstOut).toBeLessThanOrEqual(MAX_HELD_BYTES);
+    expect(ev.length * (firstOut + 1)).toBeGreaterThan(MAX_HELD_BYTES);
+    expect(outs[firstOut]).toBe(chunks.slice(0, firstOut + 1).join(''));
+    // ...and from there on each chunk passes as it comes.
+    expect(outs.slice(firstOut + 1)).toEqual(chunks.slice(firstOut + 1));
+    expect(outs.join('') + (tap.flush()?.toString('utf8') ?? '')).toBe(chunks.join(''));
   });
 
   it('gives back what it still holds when the stream ends without an event end', () => {
