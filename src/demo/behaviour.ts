@@ -95,7 +95,17 @@ export type BehaviourPatch = { -readonly [K in keyof FakeBehaviour]?: FakeBehavi
 export type PatchResult =
   { readonly ok: true; readonly patch: BehaviourPatch } | { readonly ok: false; readonly error: string };
 
-type NumericField = Exclude<keyof FakeBehaviour, 'mode' | 'tokens' | 'metricsMode' | 'sseFormat'>;
+/** Every behaviour field, in one order: the flags, headers and control API take each of them. */
+export const BEHAVIOUR_FIELDS = Object.keys(DEFAULT_BEHAVIOUR) as readonly (keyof FakeBehaviour)[];
+
+/** The fields that take one of a few names, with those names. */
+const ENUM_FIELDS = {
+  mode: FAKE_MODES,
+  metricsMode: FAKE_METRICS_MODES,
+  sseFormat: FAKE_SSE_FORMATS,
+} as const;
+
+type NumericField = Exclude<keyof FakeBehaviour, keyof typeof ENUM_FIELDS | 'tokens'>;
 const NUMERIC_FIELDS: readonly NumericField[] = [
   'latencyMs',
   'jitterMs',
@@ -107,17 +117,10 @@ const NUMERIC_FIELDS: readonly NumericField[] = [
   'kvCacheUsage',
 ];
 
-/** The fields that take one of a few names, with those names. */
-const ENUM_FIELDS = {
-  mode: FAKE_MODES,
-  metricsMode: FAKE_METRICS_MODES,
-  sseFormat: FAKE_SSE_FORMATS,
-} as const;
-
 /** The behaviour fields of `source` (which may carry other options too). */
 export function pickBehaviour(source: BehaviourPatch): BehaviourPatch {
   const picked: Record<string, unknown> = {};
-  for (const field of Object.keys(DEFAULT_BEHAVIOUR)) {
+  for (const field of BEHAVIOUR_FIELDS) {
     const value = (source as Record<string, unknown>)[field];
     if (value !== undefined) picked[field] = value;
   }
@@ -137,8 +140,8 @@ export function parseBehaviourPatch(input: Readonly<Record<string, unknown>>): P
   const patch: BehaviourPatch = {};
   for (const [key, raw] of Object.entries(input)) {
     if (raw === undefined) continue;
-    if (key === 'mode' || key === 'metricsMode' || key === 'sseFormat') {
-      const allowed: readonly string[] = ENUM_FIELDS[key];
+    if (Object.hasOwn(ENUM_FIELDS, key)) {
+      const allowed: readonly string[] = ENUM_FIELDS[key as keyof typeof ENUM_FIELDS];
       if (typeof raw !== 'string' || !allowed.includes(raw)) {
         return { ok: false, error: `${key}: expected one of ${allowed.join(', ')}` };
       }
@@ -173,7 +176,7 @@ export function patchFromHeaders(
   headers: Readonly<Record<string, string | string[] | undefined>>,
 ): PatchResult {
   const input: Record<string, unknown> = {};
-  for (const field of ['mode', 'tokens', 'metricsMode', 'sseFormat', ...NUMERIC_FIELDS] as const) {
+  for (const field of BEHAVIOUR_FIELDS) {
     const value = headers[`x-fake-${kebab(field)}`];
     if (value !== undefined) input[field] = Array.isArray(value) ? value[0] : value;
   }

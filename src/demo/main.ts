@@ -12,24 +12,9 @@
  * Prints `fake upstream <name> listening on <url>` once ready; exits 0 on SIGTERM / SIGINT.
  */
 import { parseArgs } from 'node:util';
-import { kebab, parseBehaviourPatch, type FakeBehaviour } from './behaviour.js';
+import { BEHAVIOUR_FIELDS, kebab, parseBehaviourPatch } from './behaviour.js';
 import { startFakeUpstream } from './fake-upstream.js';
 import { DEMO_CONTROL_PORT, startDemoFleet } from './fleet.js';
-
-const BEHAVIOUR_FIELDS: readonly (keyof FakeBehaviour)[] = [
-  'mode',
-  'latencyMs',
-  'jitterMs',
-  'tokenDelayMs',
-  'tokens',
-  'failureRate',
-  'retryAfterSec',
-  'midStreamChunks',
-  'queueDepth',
-  'kvCacheUsage',
-  'metricsMode',
-  'sseFormat',
-];
 
 async function main(argv: readonly string[]): Promise<{ close(): Promise<void> }> {
   const behaviourFlags = Object.fromEntries(
